@@ -30,7 +30,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from cosmos_sim.envs.mujoco.rendering import renderer_error
+from cosmos_sim.rendering import renderer_error
 
 # Integration state plus the solver warm start: enough to continue a trajectory bit-for-bit.
 STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMSTART
@@ -60,6 +60,8 @@ class MujocoSceneEnv(gym.Env):
 
     #: Name of the camera rendered into observations.
     camera_name: str = "main"
+    #: One-line description of what happens in the scene, stored as the task of recorded episodes.
+    task_description: str = "observe the scene"
 
     def __init__(
         self,
@@ -120,6 +122,14 @@ class MujocoSceneEnv(gym.Env):
         """Low-dimensional task state (float64), the target of a world model's ``predict_state``."""
         raise NotImplementedError
 
+    def controls_from_actions(self, actions: np.ndarray) -> np.ndarray:
+        """Map clipped actions ``(..., A)`` to MuJoCo controls ``(..., nu)`` as ``step`` applies them."""
+        raise NotImplementedError(f"{type(self).__name__} does not support oracle rollouts")
+
+    def task_state_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
+        """``task_state()`` computed from generalized positions ``(..., nq)`` (for oracle rollouts)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support oracle rollouts")
+
     def _observation(self) -> Any:
         raise NotImplementedError
 
@@ -142,6 +152,11 @@ class MujocoSceneEnv(gym.Env):
         A dataset recorder stores each key as the feature ``observation.<key>``.
         """
         return {}
+
+    @property
+    def frame_info_keys(self) -> tuple[str, ...]:
+        """Keys of the per-frame extras that ``info`` carries (see ``_frame_info``)."""
+        return tuple(self._frame_info(with_images=self.return_frames))
 
     # ----------------------------------------------------------------- timing
     @property
@@ -221,6 +236,12 @@ class MujocoSceneEnv(gym.Env):
             self._last_frame = self.render_rgb()
         return self._last_frame.copy()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A GL context cannot cross processes; the copy makes its own renderer on first use.
+        state = self.__dict__.copy()
+        state["_renderer"] = None
+        return state
+
     def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
@@ -291,6 +312,9 @@ class MujocoSceneEnv(gym.Env):
         frames, frame_infos, states = [], [], []
         for _ in range(self.frames_per_step):
             mujoco.mj_step(self.model, self.data, nstep=self.physics_steps_per_frame)
+            # mj_step leaves positions computed *before* its integration; bring them up to date
+            # so the frame shows the state that task_state() reports.
+            mujoco.mj_forward(self.model, self.data)
             self._last_frame = None
             frame_infos.append(self._frame_info(self.return_frames))
             if self.return_frames:

@@ -90,6 +90,7 @@ class PushBlockEnv(MujocoSceneEnv):
     """
 
     camera_name = "top"
+    task_description = "push the red block onto the green goal square"
 
     def __init__(
         self,
@@ -239,11 +240,17 @@ class PushBlockEnv(MujocoSceneEnv):
         half = goal[2] / 2
         self.data.mocap_quat[0] = [np.cos(half), 0.0, 0.0, np.sin(half)]
 
+    def controls_from_actions(self, actions: np.ndarray) -> np.ndarray:
+        return actions * MAX_SPEED  # velocity actuators track m/s
+
     def _apply_action(self, action: np.ndarray) -> None:
-        self.data.ctrl[:] = action * MAX_SPEED
+        self.data.ctrl[:] = self.controls_from_actions(action)
+
+    def task_state_from_qpos(self, qpos: np.ndarray) -> np.ndarray:
+        return qpos[..., list(self._joint_qpos.values())]
 
     def task_state(self) -> np.ndarray:
-        return np.array([self.data.qpos[i] for i in self._joint_qpos.values()])
+        return self.task_state_from_qpos(self.data.qpos).copy()
 
     def _extra_state(self) -> np.ndarray:
         return self.goal.copy()

@@ -1,7 +1,8 @@
 """Offscreen OpenGL backend selection for MuJoCo's renderer.
 
 MuJoCo picks its GL backend from ``MUJOCO_GL`` when ``mujoco`` is first imported, so this
-module must run before that import. It honours a backend the user already chose, otherwise
+module must run before that import: ``cosmos_sim/__init__.py`` calls it, so any
+``import cosmos_sim...`` that precedes ``import mujoco`` gets a working backend. It honours a backend the user already chose, otherwise
 takes EGL (hardware on GPU machines, Mesa's llvmpipe on CPU machines) and falls back to
 OSMesa. When neither library can be loaded it raises an error naming the Debian/Ubuntu
 packages that provide them, instead of MuJoCo's default GLFW failing with "no display".
@@ -19,6 +20,9 @@ _BACKENDS = {
     "egl": (("EGL", "GL"), "libegl1 libgl1-mesa-dri (Mesa) or the NVIDIA driver's EGL"),
     "osmesa": (("OSMesa",), "libosmesa6"),
 }
+
+
+_mujoco_imported_first = False
 
 
 class RenderingUnavailableError(RuntimeError):
@@ -47,7 +51,9 @@ def select_gl_backend() -> str | None:
         return chosen
     if "mujoco" in sys.modules:
         # Too late to choose: mujoco already picked its backend at import time.
-        return "preselected"
+        global _mujoco_imported_first
+        _mujoco_imported_first = True
+        return None
     for backend, (libraries, _packages) in _BACKENDS.items():
         if all(_loadable(lib) for lib in libraries):
             os.environ["MUJOCO_GL"] = backend
@@ -58,7 +64,13 @@ def select_gl_backend() -> str | None:
 
 def renderer_error(exc: Exception) -> RenderingUnavailableError:
     """Wrap a failure to create a GL context into an error that says what to install."""
-    backend = os.environ.get("MUJOCO_GL", "<unset: neither libEGL nor libOSMesa could be loaded>")
+    backend = os.environ.get("MUJOCO_GL")
+    if backend is None:
+        backend = (
+            "<unset: mujoco was imported before cosmos_sim, so it chose GLFW, which needs a display>"
+            if _mujoco_imported_first
+            else "<unset: neither libEGL nor libOSMesa could be loaded>"
+        )
     hint = "; ".join(f"{b}: apt-get install {packages}" for b, (_, packages) in _BACKENDS.items())
     return RenderingUnavailableError(
         f"MuJoCo could not create an offscreen OpenGL context with MUJOCO_GL={backend!r} ({exc}). "

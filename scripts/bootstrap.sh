@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Create .venv and install cosmos-sim into it (editable, with the extras named in $EXTRAS).
+#
+# torch comes first, chosen for the machine: the CUDA build where an NVIDIA GPU answers
+# nvidia-smi, otherwise the CPU build (torch==2.13.0, a CPU wheel for this platform), so a
+# CPU-only machine never downloads gigabytes of CUDA packages. Once torch is installed, the
+# project's own range (torch>=2.4) is already satisfied and pip leaves it alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXTRAS="${EXTRAS:-dev}"
+PYTHON="${PYTHON:-python3}"
+TORCH_CPU_SPEC="${TORCH_CPU_SPEC:-torch==2.13.0}"
+TORCH_GPU_SPEC="${TORCH_GPU_SPEC:-torch>=2.4}"
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "bootstrap: cosmos-sim needs Python >= 3.10; $PYTHON is $("$PYTHON" --version 2>&1)" >&2
+    exit 1
+fi
+
+# MuJoCo renders offscreen through EGL (or OSMesa). Install Mesa's EGL when neither is present
+# and we may (root with apt-get); otherwise say which packages are missing.
+if ! ldconfig -p 2>/dev/null | grep -qE 'libEGL\.so|libOSMesa\.so'; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "bootstrap: installing Mesa EGL for offscreen rendering"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri libegl-mesa0
+    else
+        echo "bootstrap: warning: no libEGL or libOSMesa found; rendering will fail until you install" \
+             "libegl1 libgl1-mesa-dri (or libosmesa6)" >&2
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+
+if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+    if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+        echo "bootstrap: NVIDIA GPU found, installing $TORCH_GPU_SPEC"
+        "${PIP[@]}" "$TORCH_GPU_SPEC"
+    else
+        echo "bootstrap: no NVIDIA GPU, installing the CPU build $TORCH_CPU_SPEC"
+        "${PIP[@]}" "$TORCH_CPU_SPEC"
+    fi
+fi
+
+echo "bootstrap: installing cosmos-sim[$EXTRAS]"
+"${PIP[@]}" -e ".[$EXTRAS]"
+.venv/bin/python -c 'import torch, mujoco, gymnasium, cosmos_sim; print(f"bootstrap: ok (torch {torch.__version__}, mujoco {mujoco.__version__}, gymnasium {gymnasium.__version__})")'
