@@ -91,6 +91,8 @@ class PushBlockExpert:
     """Distance (m) from block centre to the staging point behind it (half block + pusher radius + margin)."""
     clearance: float = 0.1
     """Radius (m) the pusher keeps around the block while walking around it."""
+    stop_distance: float = 0.01
+    """Block-to-goal distance (m) at which the expert holds still instead of pushing on."""
     noise: float = 0.0
     """Std of Gaussian noise added to each action (for policies of graded quality)."""
 
@@ -108,7 +110,9 @@ class PushBlockExpert:
         lateral = rel - along * direction
         behind_and_aligned = along < -0.5 * self.standoff and np.linalg.norm(lateral) < 0.02
 
-        if behind_and_aligned:
+        if distance < self.stop_distance:
+            target = pusher  # done: stay put rather than disturb the block
+        elif behind_and_aligned:
             # Push: aim past the block towards the goal, correcting lateral drift.
             target = block + direction * min(distance, self.max_speed * self.control_dt) - lateral * 0.5
             target = target - self.standoff * direction * 0.8
