@@ -23,5 +23,7 @@ for package, folder in PACKAGE_ROOTS.items():
 setup(
     packages=packages,
     package_dir=package_dir,
-    package_data={"cosmos_sim": ["configs/**/*.yaml", "zoo/**/*.json", "zoo/**/*.safetensors", "zoo/**/*.md"]},
+    package_data={
+        "cosmos_sim": ["configs/**/*.yaml", "zoo/**/*.json", "zoo/**/*.safetensors", "zoo/**/*.md"]
+    },
 )

@@ -33,7 +33,9 @@ def run_demo(out: str | Path = "outputs/demo", *, num_episodes: int = 8, workers
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    cfg = GenerateConfig(output=str(out / "pushblock_expert"), num_episodes=num_episodes, policy="expert", workers=workers)
+    cfg = GenerateConfig(
+        output=str(out / "pushblock_expert"), num_episodes=num_episodes, policy="expert", workers=workers
+    )
     generation = generate(cfg)
 
     dataset = EpisodeDataset(cfg.output)

@@ -9,6 +9,44 @@ import gymnasium as gym
 # id -> (entry point, max_episode_steps, default kwargs)
 ENV_SPECS: dict[str, tuple[str, int, dict]] = {
     "cosmos_sim/PushBlock-v0": ("cosmos_sim.envs.mujoco.push_block:PushBlockEnv", 50, {}),
+    # Passive physics (physics-alignment benchmark): one id per scenario of passive_physics.SCENARIOS,
+    # with that scenario's episode length (tests/envs/test_passive_physics.py keeps the two in step).
+    "cosmos_sim/Physics-FreeFall-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        8,
+        {"scenario": "free_fall"},
+    ),
+    "cosmos_sim/Physics-Projectile-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        10,
+        {"scenario": "projectile"},
+    ),
+    "cosmos_sim/Physics-Bounce-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        12,
+        {"scenario": "bounce"},
+    ),
+    "cosmos_sim/Physics-Sliding-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        8,
+        {"scenario": "sliding"},
+    ),
+    "cosmos_sim/Physics-Collision-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        8,
+        {"scenario": "collision"},
+    ),
+    "cosmos_sim/Physics-Pendulum-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        16,
+        {"scenario": "pendulum"},
+    ),
+    "cosmos_sim/Physics-Toppling-v0": (
+        "cosmos_sim.envs.mujoco.passive_physics:PassivePhysicsEnv",
+        10,
+        {"scenario": "toppling"},
+    ),
+    "cosmos_sim/CameraOrbit-v0": ("cosmos_sim.envs.mujoco.camera_orbit:CameraOrbitEnv", 50, {}),
 }
 
 

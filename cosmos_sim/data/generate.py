@@ -62,7 +62,9 @@ class GenerateConfig:
         if self.workers < 1:
             raise ValueError(f"GenerateConfig.workers must be >= 1, got {self.workers!r}")
         if not 0.0 <= self.expert_fraction <= 1.0:
-            raise ValueError(f"GenerateConfig.expert_fraction must be in [0, 1], got {self.expert_fraction!r}")
+            raise ValueError(
+                f"GenerateConfig.expert_fraction must be in [0, 1], got {self.expert_fraction!r}"
+            )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"GenerateConfig.max_steps must be >= 1, got {self.max_steps!r}")
 
@@ -152,7 +154,12 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
         # spawn, not fork: a forked child must not inherit the parent's OpenGL context.
         context = mp.get_context("spawn")
         workers = min(cfg.workers, len(todo))
-        bar = tqdm(total=cfg.num_episodes, initial=cfg.num_episodes - len(todo), desc="episodes", disable=not progress)
+        bar = tqdm(
+            total=cfg.num_episodes,
+            initial=cfg.num_episodes - len(todo),
+            desc="episodes",
+            disable=not progress,
+        )
         with context.Pool(workers, initializer=_init_worker, initargs=(cfg, writer_args)) as pool:
             for _index, _success in pool.imap_unordered(_record_and_stage, todo):
                 bar.update(1)

@@ -75,7 +75,9 @@ def record_episode(
         steps += 1
         if terminated or truncated:
             break
-    actions.append(np.zeros((1, *scene.action_space.shape), dtype=np.float32))  # no action after the last frame
+    actions.append(
+        np.zeros((1, *scene.action_space.shape), dtype=np.float32)
+    )  # no action after the last frame
 
     episode = {
         VIDEO_KEY: np.concatenate(frames),

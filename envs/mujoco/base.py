@@ -23,6 +23,7 @@ itself and are not part of that vector: a state only applies to the scene it cam
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -175,8 +176,11 @@ class MujocoSceneEnv(gym.Env):
 
     @property
     def scene(self) -> dict[str, Any]:
-        """Parameters of the current scene (a copy), as recorded into datasets."""
-        return dict(self._scene)
+        """Parameters of the current scene, as recorded into datasets.
+
+        A deep copy: scenes nest lists and dicts, and a caller's edits must not reach the env.
+        """
+        return copy.deepcopy(self._scene)
 
     # ----------------------------------------------------------------- model and rendering
     def _load_scene(self, scene: dict[str, Any]) -> None:
@@ -246,6 +250,40 @@ class MujocoSceneEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+    # ----------------------------------------------------------------- camera geometry
+    def camera_intrinsics(self) -> np.ndarray:
+        """Pinhole matrix ``K`` (3, 3) of the observation camera at the env's resolution, in pixels.
+
+        OpenCV convention: pixel ``(u, v)`` has its centre at integer coordinates, ``u`` to the
+        right, ``v`` down, so the principal point of the centred MuJoCo camera is
+        ``((W - 1) / 2, (H - 1) / 2)``. MuJoCo's ``fovy`` spans the full image height and pixels
+        are square, so ``fx = fy = (H / 2) / tan(fovy / 2)``.
+        """
+        cam_id = self.model.camera(self.camera_name).id
+        if np.any(self.model.cam_sensorsize[cam_id] > 0):
+            raise ValueError(
+                f"{type(self).__name__}: camera {self.camera_name!r} sets sensorsize; "
+                "camera_intrinsics supports fovy cameras only"
+            )
+        focal = 0.5 * self.height / math.tan(math.radians(self.model.cam_fovy[cam_id]) / 2)
+        return np.array(
+            [[focal, 0.0, (self.width - 1) / 2], [0.0, focal, (self.height - 1) / 2], [0.0, 0.0, 1.0]]
+        )
+
+    def camera_extrinsics(self) -> np.ndarray:
+        """Camera-to-world transform (4, 4) of the observation camera, OpenCV axes.
+
+        OpenCV camera axes are x right, y down, z forward (the viewing direction); MuJoCo's are
+        x right, y up, z backward, so the rotation is MuJoCo's ``cam_xmat`` with its y and z
+        columns negated. A world point is ``T[:3, :3] @ p_cam + T[:3, 3]``. Reads ``data.cam_xpos``
+        and ``cam_xmat``, i.e. the pose of the last ``mj_forward``/``mj_kinematics``.
+        """
+        cam_id = self.model.camera(self.camera_name).id
+        transform = np.eye(4)
+        transform[:3, :3] = self.data.cam_xmat[cam_id].reshape(3, 3) * np.array([1.0, -1.0, -1.0])
+        transform[:3, 3] = self.data.cam_xpos[cam_id]
+        return transform
 
     # ----------------------------------------------------------------- state
     def get_state(self) -> np.ndarray:

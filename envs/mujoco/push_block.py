@@ -133,7 +133,8 @@ class PushBlockEnv(MujocoSceneEnv):
         else:
             self.observation_space = rgb
         self._joint_qpos = {
-            name: self.model.joint(name).qposadr[0] for name in ("pusher_x", "pusher_y", "block_x", "block_y", "block_yaw")
+            name: self.model.joint(name).qposadr[0]
+            for name in ("pusher_x", "pusher_y", "block_x", "block_y", "block_yaw")
         }
 
     # ----------------------------------------------------------------- scene
@@ -174,25 +175,25 @@ class PushBlockEnv(MujocoSceneEnv):
     <geom contype="1" conaffinity="1" friction="0.3 0.005 0.0001"/>
   </default>
   <worldbody>
-    <geom name="table" type="plane" size="{TABLE_HALF + 0.1} {TABLE_HALF + 0.1} 0.1" rgba="{rgba['table_rgba']}" contype="0" conaffinity="0"/>
+    <geom name="table" type="plane" size="{TABLE_HALF + 0.1} {TABLE_HALF + 0.1} 0.1" rgba="{rgba["table_rgba"]}" contype="0" conaffinity="0"/>
     <geom name="wall_px" type="box" pos="{wall} 0 0.02" size="0.01 {wall + 0.01} 0.02" rgba="0.35 0.33 0.3 1"/>
     <geom name="wall_nx" type="box" pos="{-wall} 0 0.02" size="0.01 {wall + 0.01} 0.02" rgba="0.35 0.33 0.3 1"/>
     <geom name="wall_py" type="box" pos="0 {wall} 0.02" size="{wall + 0.01} 0.01 0.02" rgba="0.35 0.33 0.3 1"/>
     <geom name="wall_ny" type="box" pos="0 {-wall} 0.02" size="{wall + 0.01} 0.01 0.02" rgba="0.35 0.33 0.3 1"/>
     <camera name="top" pos="0 0 1.0" xyaxes="1 0 0 0 1 0" fovy="35.5"/>
     <body name="goal" mocap="true" pos="0 0 0.0005">
-      <geom name="goal" type="box" size="{h} {h} 0.0005" rgba="{rgba['goal_rgba']}" contype="0" conaffinity="0"/>
+      <geom name="goal" type="box" size="{h} {h} 0.0005" rgba="{rgba["goal_rgba"]}" contype="0" conaffinity="0"/>
     </body>
     <body name="block" pos="0 0 {h / 2}">
       <joint name="block_x" type="slide" axis="1 0 0" frictionloss="{friction_force:.6f}" damping="0.05"/>
       <joint name="block_y" type="slide" axis="0 1 0" frictionloss="{friction_force:.6f}" damping="0.05"/>
       <joint name="block_yaw" type="hinge" axis="0 0 1" frictionloss="{friction_torque:.6f}" damping="0.001"/>
-      <geom name="block" type="box" size="{h} {h} {h / 2}" mass="{scene['block_mass']}" rgba="{rgba['block_rgba']}"/>
+      <geom name="block" type="box" size="{h} {h} {h / 2}" mass="{scene["block_mass"]}" rgba="{rgba["block_rgba"]}"/>
     </body>
     <body name="pusher" pos="0 0 0.02">
       <joint name="pusher_x" type="slide" axis="1 0 0" limited="true" range="{-PUSHER_RANGE} {PUSHER_RANGE}"/>
       <joint name="pusher_y" type="slide" axis="0 1 0" limited="true" range="{-PUSHER_RANGE} {PUSHER_RANGE}"/>
-      <geom name="pusher" type="cylinder" size="{PUSHER_RADIUS} 0.02" mass="0.5" rgba="{rgba['pusher_rgba']}"/>
+      <geom name="pusher" type="cylinder" size="{PUSHER_RADIUS} 0.02" mass="0.5" rgba="{rgba["pusher_rgba"]}"/>
     </body>
   </worldbody>
   <actuator>
@@ -231,7 +232,9 @@ class PushBlockEnv(MujocoSceneEnv):
     def _checked_vector(value: Any, size: int, name: str) -> np.ndarray:
         arr = np.asarray(value, dtype=np.float64)
         if arr.shape != (size,) or not np.all(np.isfinite(arr)):
-            raise ValueError(f"PushBlockEnv.reset: options[{name!r}] must be {size} finite numbers, got {value!r}")
+            raise ValueError(
+                f"PushBlockEnv.reset: options[{name!r}] must be {size} finite numbers, got {value!r}"
+            )
         return arr
 
     def _set_goal(self, goal: np.ndarray) -> None:
@@ -278,4 +281,3 @@ class PushBlockEnv(MujocoSceneEnv):
         success = bool(self.task.success(state, self.goal))
         info = {**terms, "goal": self.goal.copy(), "is_success": success}
         return sum(terms.values()), self.terminate_on_success and success, info
-

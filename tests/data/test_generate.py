@@ -29,7 +29,9 @@ def _config(root: Path, **overrides) -> GenerateConfig:
 
 def _episodes(root: Path) -> list[dict[str, np.ndarray]]:
     dataset = EpisodeDataset(root)
-    return [dataset.load_episode(i, keys=[STATE_KEY, ACTION_KEY, GOAL_KEY]) for i in range(dataset.num_episodes)]
+    return [
+        dataset.load_episode(i, keys=[STATE_KEY, ACTION_KEY, GOAL_KEY]) for i in range(dataset.num_episodes)
+    ]
 
 
 def test_recorded_rows_match_the_simulator(tmp_path):
@@ -44,7 +46,9 @@ def test_recorded_rows_match_the_simulator(tmp_path):
     # Actions are held over each control interval; the row after the last frame has none.
     actions = episode[ACTION_KEY]
     for step in range(STEPS):
-        np.testing.assert_array_equal(actions[step * k : (step + 1) * k], np.repeat(actions[step * k][None], k, 0))
+        np.testing.assert_array_equal(
+            actions[step * k : (step + 1) * k], np.repeat(actions[step * k][None], k, 0)
+        )
     np.testing.assert_array_equal(actions[-1], 0.0)
     # Replaying the recorded actions from the recorded seed reproduces the recorded states.
     env = gym.make("cosmos_sim/PushBlock-v0", return_frames=True)
@@ -70,7 +74,9 @@ def test_rerun_after_kill_completes_without_loss_or_duplicates(tmp_path):
         sys.executable, "-m", "cosmos_sim.cli", "generate", "--out", str(root), "--episodes", "6",
         "--policy", "mix", "--workers", "1", "--max-steps", str(STEPS),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     staging = root / ".staging"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -96,7 +102,9 @@ def test_rerun_after_kill_completes_without_loss_or_duplicates(tmp_path):
 def test_unknown_env_id_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"unknown env id 'cosmos_sim/Nope-v0'.*PushBlock-v0"):
         generate(_config(tmp_path / "x", env_id="cosmos_sim/Nope-v0"), progress=False)
-    code = cli_main(["generate", "--env", "cosmos_sim/Nope-v0", "--out", str(tmp_path / "y"), "--episodes", "1"])
+    code = cli_main(
+        ["generate", "--env", "cosmos_sim/Nope-v0", "--out", str(tmp_path / "y"), "--episodes", "1"]
+    )
     assert code == 2
     assert "unknown env id" in capsys.readouterr().err
 

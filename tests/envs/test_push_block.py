@@ -71,7 +71,9 @@ def test_task_functions_agree_on_numpy_and_torch_and_batch():
     np.testing.assert_allclose(r_np, r_t.numpy(), rtol=1e-12)
     success = task.success(states, goals)
     assert success[0, 0] and success.sum() >= 1
-    assert r_np[0, 0] == pytest.approx(-0.01 * np.sqrt(2) - 0.1 * np.linalg.norm(states[0, 0, :2] - states[0, 0, 2:4]) + 1.0)
+    assert r_np[0, 0] == pytest.approx(
+        -0.01 * np.sqrt(2) - 0.1 * np.linalg.norm(states[0, 0, :2] - states[0, 0, 2:4]) + 1.0
+    )
 
 
 def test_reward_terms_in_info_sum_to_reward():
