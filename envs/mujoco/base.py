@@ -145,6 +145,10 @@ class MujocoSceneEnv(gym.Env):
     def _set_extra_state(self, extra: np.ndarray) -> None:
         pass
 
+    def _before_frame(self, frame_index: int) -> None:
+        """Called after the physics of frame ``frame_index`` (0-based within the step), before it
+        is rendered: the place for kinematic motion outside the physics (a moving camera)."""
+
     def _frame_info(self, with_images: bool) -> dict[str, np.ndarray]:
         """Per-frame extras that ``info`` carries stacked over the frames of a step, ``(k, ...)``.
 
@@ -348,8 +352,9 @@ class MujocoSceneEnv(gym.Env):
             raise RuntimeError(f"{type(self).__name__}.step called before reset()")
         self._apply_action(self._validate_action(action))
         frames, frame_infos, states = [], [], []
-        for _ in range(self.frames_per_step):
+        for frame_index in range(self.frames_per_step):
             mujoco.mj_step(self.model, self.data, nstep=self.physics_steps_per_frame)
+            self._before_frame(frame_index)
             # mj_step leaves positions computed *before* its integration; bring them up to date
             # so the frame shows the state that task_state() reports.
             mujoco.mj_forward(self.model, self.data)

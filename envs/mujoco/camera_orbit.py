@@ -187,10 +187,9 @@ class CameraOrbitEnv(MujocoSceneEnv):
         render_mode: str | None = "rgb_array",
     ) -> None:
         self._orbit = np.array([0.0, START_ELEVATION[0], START_DISTANCE[0]])  # (az, el, d)
-        # The move of the current control interval, advanced one frame at a time by _frame_info.
+        # The move of the current control interval, shown 1/k per frame by _before_frame.
         self._move_start = self._orbit.copy()
         self._move_delta = np.zeros(3)
-        self._move_frame = frames_per_step  # frames of the move already shown; == k: none pending
         super().__init__(
             width=width,
             height=height,
@@ -431,7 +430,6 @@ class CameraOrbitEnv(MujocoSceneEnv):
 
     def _set_orbit(self, orbit: np.ndarray) -> None:
         self._orbit = np.asarray(orbit, dtype=np.float64).copy()
-        self._move_frame = self.frames_per_step  # no move pending
         self._place_camera(self._orbit)
 
     def _apply_action(self, action: np.ndarray) -> None:
@@ -440,16 +438,14 @@ class CameraOrbitEnv(MujocoSceneEnv):
         target[2] = np.clip(target[2], *DISTANCE_RANGE)
         self._move_start = self._orbit.copy()
         self._move_delta = target - self._orbit
-        self._move_frame = 0
+
+    def _before_frame(self, frame_index: int) -> None:
+        # The camera takes the frame's pose along the interval's move: 1/k of it per frame.
+        orbit = self._move_start + self._move_delta * ((frame_index + 1) / self.frames_per_step)
+        self._orbit = np.array([self._wrap(orbit[0]), orbit[1], orbit[2]])
+        self._place_camera(self._orbit)
 
     def _frame_info(self, with_images: bool) -> dict[str, np.ndarray]:
-        # The base class calls this once per frame, after the physics step and before the frame is
-        # rendered: the camera takes the frame's pose along the interval's move here.
-        if self._move_frame < self.frames_per_step:
-            self._move_frame += 1
-            orbit = self._move_start + self._move_delta * (self._move_frame / self.frames_per_step)
-            self._orbit = np.array([self._wrap(orbit[0]), orbit[1], orbit[2]])
-            self._place_camera(self._orbit)
         info = {"intrinsics": self.camera_intrinsics(), "extrinsics": self.camera_extrinsics()}
         if with_images:
             info["depth"] = self.render_depth()[..., None]
@@ -464,7 +460,6 @@ class CameraOrbitEnv(MujocoSceneEnv):
     def _set_extra_state(self, extra: np.ndarray) -> None:
         # The mocap pose itself comes back with MuJoCo's state; only the orbit parameters are ours.
         self._orbit = np.asarray(extra, dtype=np.float64).copy()
-        self._move_frame = self.frames_per_step
 
     def _observation(self) -> dict[str, np.ndarray]:
         return {"rgb": self._last_rgb().copy(), "depth": self.render_depth()[..., None]}
