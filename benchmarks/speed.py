@@ -148,13 +148,16 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
     out.mkdir(parents=True, exist_ok=True)
     steps = 50 if quick else 200
     vec_steps = 10 if quick else 50
-    k = gym.make(ENV_ID).unwrapped.frames_per_step
+    pushblock = gym.make(ENV_ID).unwrapped
+    k = pushblock.frames_per_step
+    steps_per_action = k * pushblock.physics_steps_per_frame
 
     single_obs = _single_env_rate(steps, return_frames=False)
     single_frames = _single_env_rate(steps, return_frames=True)
     sync16 = _vector_env_rate(16, "sync", vec_steps)
     async16 = _vector_env_rate(16, "async", vec_steps)
-    oracle = _oracle_rate(batch=64 if quick else 256, horizon=16)
+    oracle_batch = 64 if quick else 256
+    oracle = _oracle_rate(batch=oracle_batch, horizon=16)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "pushblock"
         generate(
@@ -181,6 +184,7 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
             "async16_steps_per_s": async16,
         },
         "oracle_states_per_s": oracle,
+        "oracle_physics_steps_per_s": oracle * steps_per_action,
         "clip_read": {
             "clips_per_s_uncached": clips["uncached"],
             "clips_per_s_cached": clips["cached"],
@@ -193,11 +197,13 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
         "| measurement | rate | frames/s |",
         "|---|---|---|",
         *[f"| {name} | {rate:,.0f} {unit} | {frames:,.0f} |" for name, unit, rate, frames in rows],
-        f"| Oracle rollout (mujoco.rollout, {os.cpu_count()} threads) | {oracle:,.0f} states/s | - |",
+        f"| Oracle rollout, mujoco.rollout, {os.cpu_count()} threads, B={oracle_batch} x H=16 "
+        f"(states after each control interval, {steps_per_action} physics steps each) | "
+        f"{oracle:,.0f} states/s | - |",
         f"| Clip read, 17 frames, random access, no cache | {clips['uncached']:,.1f} clips/s | "
         f"{clips['uncached'] * 17:,.0f} |",
         f"| Clip read, 17 frames, episode cache warm | {clips['cached']:,.1f} clips/s | {clips['cached'] * 17:,.0f} |",
-        f"| Clip read, DataLoader 2 workers, batch 16 | {clips['loader_2_workers']:,.1f} clips/s | "
+        f"| Clip read, DataLoader 2 workers, batch 16, episode cache warm | {clips['loader_2_workers']:,.1f} clips/s | "
         f"{clips['loader_2_workers'] * 17:,.0f} |",
     ]
     machine = results["machine"]
