@@ -4,6 +4,7 @@ Measures, on this machine:
   - PushBlock-v0 env steps/s and rendered frames/s: a single env (observation frame only, and
     with every frame of the interval returned), and N=16 envs in Gymnasium's sync and async
     vector envs;
+  - ms to render one frame, as shipped and with shadows (why the scenes ship without them);
   - oracle rollout states/s (``MujocoOracleDynamics``: mujoco.rollout in a thread pool);
   - dataset clip read rate (``ClipDataset``: decoded clips/s and frames/s, random access, from
     a freshly recorded dataset, in-process and through a 2-worker DataLoader).
@@ -123,6 +124,33 @@ def _clip_read_rates(root: Path, clips: int) -> dict[str, float]:
     return {"uncached": uncached, "cached": cached, "loader_2_workers": loader_rate, "clip_frames": 17}
 
 
+def _render_ms_with_and_without_shadows(frames: int) -> dict[str, float]:
+    """ms per 64x64 PushBlock frame as shipped, and with a shadow-casting light and MuJoCo's
+    default 4096 shadow map (the cost that made the scenes ship without shadows)."""
+    env = gym.make(ENV_ID).unwrapped
+    env.reset(seed=0)
+    shipped = env._build_xml(env.scene)
+    shadowed = shipped.replace('shadowsize="0"', 'shadowsize="4096"').replace(
+        "<worldbody>", '<worldbody><light directional="true" castshadow="true" pos="0 0 2" dir="0.3 0.3 -1"/>'
+    )
+    result = {}
+    for label, xml in (("shipped", shipped), ("shadow_map_4096", shadowed)):
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        mujoco.mj_forward(model, data)
+        with mujoco.Renderer(model, env.height, env.width) as renderer:
+
+            def render(renderer=renderer, model=model, data=data) -> int:
+                for _ in range(frames):
+                    renderer.update_scene(data, env.camera_name)
+                    renderer.render()
+                return frames
+
+            result[label] = 1000.0 / _median_rate(render, repeats=3)
+    env.close()
+    return result
+
+
 def _machine() -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -156,6 +184,7 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
     single_frames = _single_env_rate(steps, return_frames=True)
     sync16 = _vector_env_rate(16, "sync", vec_steps)
     async16 = _vector_env_rate(16, "async", vec_steps)
+    render_ms = _render_ms_with_and_without_shadows(frames=20 if quick else 100)
     oracle_batch = 64 if quick else 256
     oracle = _oracle_rate(batch=oracle_batch, horizon=16)
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,6 +212,7 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
             "sync16_steps_per_s": sync16,
             "async16_steps_per_s": async16,
         },
+        "render_ms_per_frame": render_ms,
         "oracle_states_per_s": oracle,
         "oracle_physics_steps_per_s": oracle * steps_per_action,
         "clip_read": {
@@ -197,6 +227,9 @@ def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool 
         "| measurement | rate | frames/s |",
         "|---|---|---|",
         *[f"| {name} | {rate:,.0f} {unit} | {frames:,.0f} |" for name, unit, rate, frames in rows],
+        f"| Render one PushBlock frame as shipped (no shadows) | {render_ms['shipped']:.2f} ms | - |",
+        f"| Render one PushBlock frame with a shadow-casting light, 4096 shadow map | "
+        f"{render_ms['shadow_map_4096']:.2f} ms | - |",
         f"| Oracle rollout, mujoco.rollout, {os.cpu_count()} threads, B={oracle_batch} x H=16 "
         f"(states after each control interval, {steps_per_action} physics steps each) | "
         f"{oracle:,.0f} states/s | - |",

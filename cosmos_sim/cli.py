@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         # Bad input from the user: one clear line, no traceback.
         print(f"cosmos-sim {args.verb}: error: {exc}", file=sys.stderr)
         return 2

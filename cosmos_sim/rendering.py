@@ -17,7 +17,7 @@ import sys
 
 # backend -> (shared libraries that must load, packages that provide them)
 _BACKENDS = {
-    "egl": (("EGL", "GL"), "libegl1 libgl1-mesa-dri (Mesa) or the NVIDIA driver's EGL"),
+    "egl": (("EGL", "GL"), "libegl1 libegl-mesa0 libgl1-mesa-dri (Mesa) or the NVIDIA driver's EGL"),
     "osmesa": (("OSMesa",), "libosmesa6"),
 }
 

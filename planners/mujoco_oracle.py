@@ -86,6 +86,11 @@ class MujocoOracleDynamics:
             )
         if not np.all(np.isfinite(actions)):
             raise ValueError("MujocoOracleDynamics.rollout: actions contain NaN or inf")
+        if self.env.model is not self._model:
+            raise RuntimeError(
+                "MujocoOracleDynamics.rollout: the env has loaded a new scene since the last clone(); "
+                "call clone() after env.reset() so rollouts start from the env's current scene"
+            )
         space = self.env.action_space
         actions = np.clip(actions, space.low, space.high)
         batch, horizon, _ = actions.shape

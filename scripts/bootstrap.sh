@@ -2,15 +2,17 @@
 # Create .venv and install cosmos-sim into it (editable, with the extras named in $EXTRAS).
 #
 # torch comes first, chosen for the machine: the CUDA build where an NVIDIA GPU answers
-# nvidia-smi, otherwise the CPU build (torch==2.13.0, a CPU wheel for this platform), so a
-# CPU-only machine never downloads gigabytes of CUDA packages. Once torch is installed, the
+# nvidia-smi, otherwise the CPU build (torch==2.13.0+cpu), so a CPU-only machine never
+# downloads gigabytes of CUDA packages. The +cpu pin fails loudly where pip cannot see a CPU
+# wheel, instead of falling back to the CUDA build: point pip at PyTorch's CPU wheel index
+# (PIP_EXTRA_INDEX_URL) or set TORCH_CPU_SPEC. Once torch is installed, the
 # project's own range (torch>=2.4) is already satisfied and pip leaves it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRAS="${EXTRAS:-dev}"
 PYTHON="${PYTHON:-python3}"
-TORCH_CPU_SPEC="${TORCH_CPU_SPEC:-torch==2.13.0}"
+TORCH_CPU_SPEC="${TORCH_CPU_SPEC:-torch==2.13.0+cpu}"
 TORCH_GPU_SPEC="${TORCH_GPU_SPEC:-torch>=2.4}"
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
@@ -26,7 +28,7 @@ if ! ldconfig -p 2>/dev/null | grep -qE 'libEGL\.so|libOSMesa\.so'; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri libegl-mesa0
     else
         echo "bootstrap: warning: no libEGL or libOSMesa found; rendering will fail until you install" \
-             "libegl1 libgl1-mesa-dri (or libosmesa6)" >&2
+             "libegl1 libegl-mesa0 libgl1-mesa-dri (or libosmesa6)" >&2
     fi
 fi
 
@@ -41,7 +43,11 @@ if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
         "${PIP[@]}" "$TORCH_GPU_SPEC"
     else
         echo "bootstrap: no NVIDIA GPU, installing the CPU build $TORCH_CPU_SPEC"
-        "${PIP[@]}" "$TORCH_CPU_SPEC"
+        if ! "${PIP[@]}" "$TORCH_CPU_SPEC"; then
+            echo "bootstrap: pip found no $TORCH_CPU_SPEC wheel. Point pip at PyTorch's CPU wheel index" \
+                 "(PIP_EXTRA_INDEX_URL=<index>) or set TORCH_CPU_SPEC to a CPU build it can reach." >&2
+            exit 1
+        fi
     fi
 fi
 

@@ -39,7 +39,7 @@ def test_context_failure_names_the_packages_to_install(monkeypatch):
     assert "libegl1" in message and "libosmesa6" in message and "MUJOCO_GL" in message
 
 
-def test_physics_works_without_rendering_backend_libraries(monkeypatch):
+def test_selection_reports_none_instead_of_failing_without_gl_libraries(monkeypatch):
     # With no loadable GL library, selection reports None instead of failing the import.
     monkeypatch.delenv("MUJOCO_GL", raising=False)
     monkeypatch.setattr(rendering, "_loadable", lambda library: False)

@@ -29,7 +29,7 @@ class ClipDataset(Dataset):
 
     Arguments: ``root_or_dataset`` a dataset folder or an open ``EpisodeDataset``; ``clip_frames``
     the clip length ``T = 1 + frames_per_step * n``; ``frames_per_step`` the frames per control
-    interval ``k``; ``stride`` the spacing of clip starts within an episode (default ``k``);
+    interval ``k`` (default: the value the dataset recorded; a different one raises); ``stride`` the spacing of clip starts within an episode (default ``k``);
     ``video_key`` / ``action_key`` / ``state_key`` the features to return (``None`` omits actions
     or states); ``cache_episodes`` how many decoded episodes each process keeps (LRU), so that
     random access does not decode an episode per clip.
@@ -45,15 +45,19 @@ class ClipDataset(Dataset):
         root_or_dataset: str | Path | EpisodeDataset,
         *,
         clip_frames: int,
-        frames_per_step: int = 4,
+        frames_per_step: int | None = None,
         stride: int | None = None,
         video_key: str = "observation.image",
         action_key: str | None = "action",
         state_key: str | None = "observation.state",
         cache_episodes: int = 64,
     ) -> None:
-        if isinstance(frames_per_step, bool) or not isinstance(frames_per_step, int) or frames_per_step < 1:
-            raise ValueError(f"frames_per_step must be a positive int, got {frames_per_step!r}")
+        self.dataset = (
+            root_or_dataset
+            if isinstance(root_or_dataset, EpisodeDataset)
+            else EpisodeDataset(root_or_dataset)
+        )
+        frames_per_step = self._frames_per_step(frames_per_step)
         k = frames_per_step
         if (
             isinstance(clip_frames, bool)
@@ -66,16 +70,14 @@ class ClipDataset(Dataset):
                 f"e.g. {1 + k}, {1 + 2 * k}, {1 + 4 * k}"
             )
         stride = frames_per_step if stride is None else stride
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"stride must be a positive int, got {stride!r}")
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or stride % k:
+            raise ValueError(
+                f"stride must be a positive multiple of frames_per_step={k} (clips start on control "
+                f"intervals), got {stride!r}"
+            )
         if isinstance(cache_episodes, bool) or not isinstance(cache_episodes, int) or cache_episodes < 0:
             raise ValueError(f"cache_episodes must be an int >= 0, got {cache_episodes!r}")
 
-        self.dataset = (
-            root_or_dataset
-            if isinstance(root_or_dataset, EpisodeDataset)
-            else EpisodeDataset(root_or_dataset)
-        )
         features = self.dataset.features
         self._check_key(video_key, "video_key", video=True)
         for key, name in ((action_key, "action_key"), (state_key, "state_key")):
@@ -104,6 +106,24 @@ class ClipDataset(Dataset):
         # Clip i belongs to the episode e with ends[e-1] <= i < ends[e].
         self._ends = np.cumsum(clips_per_episode)
         self._frame_shape = features[video_key].shape
+
+    def _frames_per_step(self, requested: int | None) -> int:
+        """The dataset's recorded frames per control step; ``requested`` must agree with it."""
+        recorded = self.dataset.info.get("cosmos_sim", {}).get("frames_per_step")
+        value = recorded if requested is None else requested
+        if value is None:
+            raise ValueError(
+                f"{self.dataset.root} does not record frames_per_step (not made by cosmos-sim generate); "
+                "pass frames_per_step"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"frames_per_step must be a positive int, got {value!r}")
+        if recorded is not None and value != recorded:
+            raise ValueError(
+                f"frames_per_step={value} disagrees with {self.dataset.root}, recorded with "
+                f"{recorded} frames per control step; clips would straddle control intervals"
+            )
+        return value
 
     def _check_key(self, key: str, name: str, *, video: bool) -> None:
         features = self.dataset.features

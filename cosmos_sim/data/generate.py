@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,33 @@ def _writer_args(cfg: GenerateConfig, recorder: _Recorder) -> dict[str, Any]:
     }
 
 
+def _record_in_workers(
+    cfg: GenerateConfig, writer_args: dict[str, Any], todo: list[int], *, progress: bool
+) -> None:
+    # spawn, not fork: a forked child must not inherit the parent's OpenGL context. A process
+    # pool from concurrent.futures, not multiprocessing.Pool: when a worker dies (killed, out of
+    # memory, a crash in the GL driver) the run fails instead of waiting forever for its episode.
+    workers = min(cfg.workers, len(todo))
+    bar = tqdm(
+        total=cfg.num_episodes, initial=cfg.num_episodes - len(todo), desc="episodes", disable=not progress
+    )
+    with ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(cfg, writer_args)
+    ) as pool:
+        futures = [pool.submit(_record_and_stage, index) for index in todo]
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.update(1)
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                f"a recording process for {cfg.output} died ({exc}); the episodes finished so far are "
+                "kept: re-run the same command to record the rest"
+            ) from exc
+        finally:
+            bar.close()
+
+
 def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     """Record the missing episodes of ``cfg.output`` and finalize the dataset; return a summary."""
     start = time.perf_counter()
@@ -151,23 +180,13 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     todo = writer.missing(cfg.num_episodes)
     recorded = len(todo)
     if todo:
-        # spawn, not fork: a forked child must not inherit the parent's OpenGL context.
-        context = mp.get_context("spawn")
-        workers = min(cfg.workers, len(todo))
-        bar = tqdm(
-            total=cfg.num_episodes,
-            initial=cfg.num_episodes - len(todo),
-            desc="episodes",
-            disable=not progress,
-        )
-        with context.Pool(workers, initializer=_init_worker, initargs=(cfg, writer_args)) as pool:
-            for _index, _success in pool.imap_unordered(_record_and_stage, todo):
-                bar.update(1)
-        bar.close()
-    writer.finalize(cfg.num_episodes)
+        _record_in_workers(cfg, writer_args, todo, progress=progress)
+    # A dataset that already holds more episodes than asked for is complete, not shrunk.
+    total = max(cfg.num_episodes, writer.num_finalized)
+    writer.finalize(total)
     summary = {
         "output": str(Path(cfg.output).resolve()),
-        "episodes": cfg.num_episodes,
+        "episodes": total,
         "recorded_now": recorded,
         "seconds": round(time.perf_counter() - start, 2),
         "config": asdict(cfg),

@@ -30,7 +30,13 @@ def make_recording_env(env_id: str, env_kwargs: dict[str, Any] | None = None) ->
     if env_id not in gym.registry:
         known = sorted(k for k in gym.registry if k.startswith("cosmos_sim/"))
         raise ValueError(f"unknown env id {env_id!r}; registered cosmos-sim ids: {known}")
-    env = gym.make(env_id, return_frames=True, **(env_kwargs or {}))
+    env_kwargs = dict(env_kwargs or {})
+    if "return_frames" in env_kwargs:
+        raise ValueError("env_kwargs may not set 'return_frames': recording always returns every frame")
+    try:
+        env = gym.make(env_id, return_frames=True, **env_kwargs)
+    except TypeError as exc:  # a misspelt or unsupported keyword argument
+        raise ValueError(f"{env_id}: bad env_kwargs {env_kwargs}: {exc}") from exc
     if not isinstance(env.unwrapped, MujocoSceneEnv):
         raise ValueError(f"{env_id!r} is not a cosmos-sim MuJoCo scene and cannot be recorded")
     return env

@@ -63,6 +63,8 @@ class MujocoSceneEnv(gym.Env):
     camera_name: str = "main"
     #: One-line description of what happens in the scene, stored as the task of recorded episodes.
     task_description: str = "observe the scene"
+    #: Keys ``reset(options=...)`` understands; any other key is a typo and raises.
+    reset_options: frozenset[str] = frozenset()
 
     def __init__(
         self,
@@ -315,6 +317,11 @@ class MujocoSceneEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         options = dict(options or {})
+        unknown = set(options) - self.reset_options
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}.reset: unknown options {sorted(unknown)}; known: {sorted(self.reset_options)}"
+            )
         self._load_scene(self._sample_scene(options))
         self._initialize(options)
         mujoco.mj_forward(self.model, self.data)

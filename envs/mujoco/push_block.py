@@ -34,6 +34,25 @@ RANDOMIZATION: dict[str, tuple[float, float]] = {
 COLOR_JITTER = 0.1
 
 
+def _checked_scene_value(key: str, value: Any) -> Any:
+    """Validate one scene override against the nominal value's kind and a sane range."""
+    nominal = NOMINAL_SCENE[key]
+    if key.endswith("rgba"):
+        arr = np.asarray(value, dtype=float) if isinstance(value, (list, tuple, np.ndarray)) else None
+        if arr is None or arr.shape != (4,) or np.any((arr < 0) | (arr > 1)):
+            raise ValueError(f"PushBlockEnv.reset: scene[{key!r}] must be 4 numbers in [0, 1], got {value!r}")
+        return [float(c) for c in arr]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not value > 0
+    ):
+        raise ValueError(
+            f"PushBlockEnv.reset: scene[{key!r}] must be a positive number (nominal {nominal}), got {value!r}"
+        )
+    return float(value)
+
+
 class PushBlockEnv(MujocoSceneEnv):
     """Push a block onto a goal pose with a velocity-controlled pusher, seen from above.
 
@@ -91,6 +110,7 @@ class PushBlockEnv(MujocoSceneEnv):
 
     camera_name = "top"
     task_description = "push the red block onto the green goal square"
+    reset_options = frozenset({"domain_randomization", "scene", "state", "goal"})
 
     def __init__(
         self,
@@ -151,12 +171,15 @@ class PushBlockEnv(MujocoSceneEnv):
                 rgb = np.clip(np.asarray(scene[key][:3]) + rng.uniform(-COLOR_JITTER, COLOR_JITTER, 3), 0, 1)
                 scene[key] = [float(c) for c in rgb] + [scene[key][3]]
         overrides = options.get("scene", {})
+        if not isinstance(overrides, dict):
+            raise ValueError(f"PushBlockEnv.reset: options['scene'] must be a dict, got {overrides!r}")
         unknown = set(overrides) - set(NOMINAL_SCENE)
         if unknown:
             raise ValueError(
                 f"PushBlockEnv.reset: unknown scene parameters {sorted(unknown)}; known: {sorted(NOMINAL_SCENE)}"
             )
-        scene.update(overrides)
+        for key, value in overrides.items():
+            scene[key] = _checked_scene_value(key, value)
         return scene
 
     def _build_xml(self, scene: dict[str, Any]) -> str:
@@ -206,8 +229,14 @@ class PushBlockEnv(MujocoSceneEnv):
     # ----------------------------------------------------------------- reset and step
     def _initialize(self, options: dict[str, Any]) -> None:
         rng = self.np_random
+        block_range = TABLE_HALF - self._scene["block_half_size"]
         if "state" in options:
             state = self._checked_vector(options["state"], STATE_DIM, "state")
+            if np.any(np.abs(state[0:2]) > PUSHER_RANGE) or np.any(np.abs(state[2:4]) > block_range):
+                raise ValueError(
+                    f"PushBlockEnv.reset: options['state'] {state.tolist()} puts the pusher outside "
+                    f"+-{PUSHER_RANGE:.3f} m or the block outside +-{block_range:.3f} m (the table)"
+                )
         else:
             block = rng.uniform(-0.15, 0.15, 2)
             while True:
@@ -217,16 +246,30 @@ class PushBlockEnv(MujocoSceneEnv):
             state = np.array([*pusher, *block, rng.uniform(-np.pi, np.pi)])
         if "goal" in options:
             goal = self._checked_vector(options["goal"], GOAL_DIM, "goal")
+            if np.any(np.abs(goal[0:2]) > block_range):
+                raise ValueError(
+                    f"PushBlockEnv.reset: options['goal'] {goal.tolist()} lies outside the reachable "
+                    f"+-{block_range:.3f} m"
+                )
         else:
-            while True:
-                goal_xy = rng.uniform(-0.2, 0.2, 2)
-                if 0.1 <= np.linalg.norm(goal_xy - state[2:4]) <= 0.3:
-                    break
-            goal = np.array([*goal_xy, rng.uniform(-np.pi, np.pi)])
+            goal = self._sample_goal(state[2:4])
         for name, value in zip(self._joint_qpos, state, strict=True):
             self.data.qpos[self._joint_qpos[name]] = value
         self.data.qvel[:] = 0.0
         self._set_goal(goal)
+
+    def _sample_goal(self, block_xy: np.ndarray) -> np.ndarray:
+        """A goal 0.1-0.3 m from the block, inside +-0.2 m, with uniform yaw."""
+        for _ in range(1000):
+            goal_xy = self.np_random.uniform(-0.2, 0.2, 2)
+            if 0.1 <= np.linalg.norm(goal_xy - block_xy) <= 0.3:
+                return np.array([*goal_xy, self.np_random.uniform(-np.pi, np.pi)])
+        # Unreachable for blocks on the table (the goal area always has points 0.1-0.3 m away);
+        # a bounded loop all the same, so a future change of ranges fails loudly instead of hanging.
+        raise ValueError(
+            f"PushBlockEnv.reset: no goal within +-0.2 m lies 0.1-0.3 m from the block at {block_xy.tolist()}; "
+            "pass options['goal'] as well"
+        )
 
     @staticmethod
     def _checked_vector(value: Any, size: int, name: str) -> np.ndarray:

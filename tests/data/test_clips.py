@@ -22,15 +22,18 @@ def test_clip_length_must_be_one_plus_a_multiple_of_frames_per_step(reference_da
         ClipDataset(reference_dataset, clip_frames=0)
     with pytest.raises(ValueError, match="frames_per_step must be a positive int, got 0"):
         ClipDataset(reference_dataset, clip_frames=9, frames_per_step=0)
-    with pytest.raises(ValueError, match="stride must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="stride must be a positive multiple of frames_per_step=4.*got 0"):
         ClipDataset(reference_dataset, clip_frames=9, stride=0)
-    assert len(ClipDataset(reference_dataset, clip_frames=7, frames_per_step=3)) > 0
+    # The dataset's recorded frames per step is the default; a different one is refused.
+    assert ClipDataset(reference_dataset, clip_frames=9).frames_per_step == 4
+    with pytest.raises(ValueError, match="disagrees"):
+        ClipDataset(reference_dataset, clip_frames=7, frames_per_step=3)
 
 
 def test_clips_start_on_control_intervals_and_never_cross_episodes(reference_dataset, synthetic):
     dataset = EpisodeDataset(reference_dataset)
     lengths = [dataset.episode_length(i) for i in range(dataset.num_episodes)]
-    for clip_frames, stride in [(9, None), (13, 8), (5, 1)]:
+    for clip_frames, stride in [(9, None), (13, 8), (5, 12)]:
         clips = ClipDataset(dataset, clip_frames=clip_frames, stride=stride)
         expected = _expected_locations(lengths, clip_frames, stride or synthetic.FRAMES_PER_STEP)
         assert [clips.clip_location(i) for i in range(len(clips))] == expected
@@ -119,3 +122,8 @@ def test_dataloader_with_two_workers_yields_every_clip_once(reference_dataset):
         np.testing.assert_array_equal(batch["states"][:, 0, 1].numpy(), batch["start"].numpy())
         seen += list(zip(batch["episode_index"].tolist(), batch["start"].tolist(), strict=True))
     assert sorted(seen) == [clips.clip_location(i) for i in range(len(clips))]
+
+
+def test_stride_off_the_control_grid_is_rejected(reference_dataset):
+    with pytest.raises(ValueError, match="positive multiple of frames_per_step"):
+        ClipDataset(reference_dataset, clip_frames=9, stride=3)

@@ -123,3 +123,34 @@ def test_expert_policy_for_a_scene_without_one_is_a_clear_error(tmp_path):
         from cosmos_sim.envs.policies import make_policy
 
         make_policy("expert", "cosmos_sim/CameraOrbit-v0", gym.spaces.Box(-1, 1, (3,)))
+
+
+def test_bad_env_kwargs_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="bad env_kwargs.*widht"):
+        generate(_config(tmp_path / "a", env_kwargs={"widht": 128}), progress=False)
+    with pytest.raises(ValueError, match="return_frames"):
+        generate(_config(tmp_path / "b", env_kwargs={"return_frames": False}), progress=False)
+
+
+def test_asking_for_fewer_episodes_than_a_dataset_holds_leaves_it_whole(tmp_path):
+    generate(_config(tmp_path / "ds", num_episodes=3), progress=False)
+    summary = generate(_config(tmp_path / "ds", num_episodes=2), progress=False)
+    assert summary["recorded_now"] == 0 and summary["episodes"] == 3
+    assert EpisodeDataset(tmp_path / "ds").num_episodes == 3
+
+
+@pytest.mark.parametrize("env_id", ["cosmos_sim/Physics-Bounce-v0", "cosmos_sim/CameraOrbit-v0"])
+def test_other_scenes_record_into_the_same_format(tmp_path, env_id):
+    policy = "zero" if "Physics" in env_id else "random"
+    generate(
+        _config(tmp_path / "ds", env_id=env_id, policy=policy, num_episodes=1, max_steps=2), progress=False
+    )
+    dataset = EpisodeDataset(tmp_path / "ds")
+    episode = dataset.load_episode(0)
+    frames = 1 + 2 * 4
+    assert episode[VIDEO_KEY].shape == (frames, 64, 64, 3)
+    assert episode["observation.intrinsics"].shape == (frames, 3, 3)
+    assert episode["observation.extrinsics"].shape == (frames, 4, 4)
+    assert episode["observation.depth"].shape == (frames, 64, 64, 1)
+    np.testing.assert_array_equal(episode["observation.extrinsics"][:, 3], np.tile([0, 0, 0, 1], (frames, 1)))
+    assert dataset.episode_meta(0)["scene"]

@@ -117,8 +117,3 @@ def test_return_frames_carries_every_frame_of_the_interval(env_id):
     rgb = obs["rgb"] if isinstance(obs, dict) else obs
     np.testing.assert_array_equal(frames[-1], rgb)  # the observation is the interval's last frame
     np.testing.assert_array_equal(info["frame_states"][-1], info["state"])
-
-
-def test_unknown_env_id_names_the_problem():
-    with pytest.raises(gym.error.Error, match="NoSuchEnv"):
-        gym.make("cosmos_sim/NoSuchEnv-v0")

@@ -159,3 +159,30 @@ def test_oracle_rejects_bad_actions():
         oracle.rollout(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="NaN"):
         oracle.rollout(np.full((1, 2, 2), np.nan))
+
+
+def test_bad_reset_options_are_clear_errors():
+    env = gym.make("cosmos_sim/PushBlock-v0")
+    with pytest.raises(ValueError, match=r"unknown options \['domain_randomisation'\]"):
+        env.reset(seed=0, options={"domain_randomisation": True})
+    with pytest.raises(ValueError, match="outside"):
+        env.reset(seed=0, options={"state": [0.0, 0.0, 0.6, 0.0, 0.0]})
+    with pytest.raises(ValueError, match="outside"):
+        env.reset(seed=0, options={"goal": [0.5, 0.0, 0.0]})
+    with pytest.raises(ValueError, match="positive number"):
+        env.reset(seed=0, options={"scene": {"block_half_size": "big"}})
+    with pytest.raises(ValueError, match=r"must be a dict"):
+        env.reset(seed=0, options={"scene": 3})
+    with pytest.raises(ValueError, match=r"4 numbers in \[0, 1\]"):
+        env.reset(seed=0, options={"scene": {"block_rgba": [2, 0, 0, 1]}})
+
+
+def test_oracle_refuses_a_snapshot_of_an_older_scene():
+    env = gym.make("cosmos_sim/PushBlock-v0").unwrapped
+    env.reset(seed=0)
+    oracle = MujocoOracleDynamics(env, num_threads=1)
+    env.reset(seed=1, options={"domain_randomization": True})  # a new model
+    with pytest.raises(RuntimeError, match="clone"):
+        oracle.rollout(np.zeros((1, 2, 2)))
+    oracle.clone()
+    assert oracle.rollout(np.zeros((1, 2, 2))).states.shape == (1, 2, 5)

@@ -249,6 +249,12 @@ class EpisodeWriter:
         info = self._read_info()
         return (info is not None and index < info["total_episodes"]) or self._episode_dir(index).is_dir()
 
+    @property
+    def num_finalized(self) -> int:
+        """Episodes already consolidated into the dataset's files (0 before the first finalize)."""
+        info = self._read_info()
+        return info["total_episodes"] if info is not None else 0
+
     def missing(self, num_episodes: int) -> list[int]:
         """The indices in ``range(num_episodes)`` that are neither staged nor finalized."""
         info = self._read_info()
