@@ -56,8 +56,8 @@ def record_episode(
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Run one episode and return its rows ``{feature: (T, ...)}`` and its meta (JSON-able)."""
     scene: MujocoSceneEnv = env.unwrapped
-    extra_keys = scene.frame_info_keys
     obs, info = env.reset(seed=seed, options=options)
+    extra_keys = scene.frame_info_keys
     policy.reset(np.random.default_rng(seed))
     frames = [info["frames"]]
     states = [info["frame_states"]]
@@ -69,7 +69,7 @@ def record_episode(
     while max_steps is None or steps < max_steps:
         action = np.asarray(policy(obs, info), dtype=np.float32)
         obs, _reward, terminated, truncated, info = env.step(action)
-        applied = np.clip(action, scene.action_space.low, scene.action_space.high)
+        applied = info["action"]  # clipped to the action space, as the env applied it
         k = info["frames"].shape[0]
         frames.append(info["frames"])
         states.append(info["frame_states"])

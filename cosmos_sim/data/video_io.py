@@ -50,7 +50,7 @@ class VideoError(ValueError):
     """A video file is unreadable, inconsistent, or holds other frames than expected."""
 
 
-def _temporary_sibling(path: Path) -> Path:
+def temporary_sibling(path: Path) -> Path:
     # Same folder (so the final rename is atomic), unique per process and call, same suffix
     # (so tools that glob for *.mp4 in a scratch folder still recognise it).
     return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
@@ -99,7 +99,7 @@ def encode_video(
         )
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     try:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream(codec, rate=rate)
@@ -212,7 +212,7 @@ def concatenate_videos(paths: Sequence[str | Path], out_path: str | Path) -> lis
             raise FileNotFoundError(f"video file {path} does not exist (input of {out_path})")
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(out_path)
+    tmp = temporary_sibling(out_path)
     spans: list[tuple[float, float]] = []
     try:
         with av.open(str(tmp), mode="w", format="mp4") as output:

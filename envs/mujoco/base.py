@@ -40,8 +40,9 @@ STATE_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION | mujoco.mjtState.mjSTATE_WARMS
 def visual_xml(width: int, height: int, *, offsamples: int = 4) -> str:
     """The ``<visual>`` block every scene shares.
 
-    Shadows off (``shadowsize=0``): with MuJoCo's default 4096 shadow map a 64x64 frame costs
-    ~27 ms on Mesa's software EGL here, without it ~0.5 ms. 4x multisampling costs ~0.25 ms a
+    Shadows off (``shadowsize=0``): with a shadow-casting light and MuJoCo's default 4096 shadow
+    map a 64x64 frame costs ~21 ms on Mesa's software EGL, without ~0.7 ms (``cosmos-sim bench
+    speed`` measures both). 4x multisampling costs ~0.25 ms a
     frame and removes the aliasing that a video tokenizer would otherwise have to learn.
     The offscreen buffer is sized to the requested resolution (MuJoCo's default is 640x480).
     """
@@ -65,6 +66,8 @@ class MujocoSceneEnv(gym.Env):
     task_description: str = "observe the scene"
     #: Keys ``reset(options=...)`` understands; any other key is a typo and raises.
     reset_options: frozenset[str] = frozenset()
+    #: Whether ``info`` carries camera intrinsics/extrinsics of every frame (and depth with frames).
+    camera_frame_info: bool = False
 
     def __init__(
         self,
@@ -101,6 +104,7 @@ class MujocoSceneEnv(gym.Env):
         self.data: mujoco.MjData | None = None
         self._renderer: mujoco.Renderer | None = None
         self._last_frame: np.ndarray | None = None
+        self._frame_info_keys: tuple[str, ...] | None = None
         # Build the nominal scene so spaces, dt and state size are known before the first reset.
         self._load_scene(self._nominal_scene())
         self.metadata = {**type(self).metadata, "render_fps": self.fps}
@@ -156,14 +160,22 @@ class MujocoSceneEnv(gym.Env):
 
         Called after every rendered frame. Cheap values (camera intrinsics and extrinsics) belong
         here always; per-frame images (depth) only ``with_images``, i.e. when ``return_frames``.
-        A dataset recorder stores each key as the feature ``observation.<key>``.
+        A dataset recorder stores each key as the feature ``observation.<key>``. Scenes with
+        ``camera_frame_info`` report the camera and depth; others report nothing.
         """
-        return {}
+        if not self.camera_frame_info:
+            return {}
+        info = {"intrinsics": self.camera_intrinsics(), "extrinsics": self.camera_extrinsics()}
+        if with_images:
+            info["depth"] = self.render_depth()[..., None]
+        return info
 
     @property
     def frame_info_keys(self) -> tuple[str, ...]:
-        """Keys of the per-frame extras that ``info`` carries (see ``_frame_info``)."""
-        return tuple(self._frame_info(with_images=self.return_frames))
+        """Keys of the per-frame extras that ``info`` carries (see ``_frame_info``); known after reset."""
+        if self._frame_info_keys is None:
+            raise RuntimeError(f"{type(self).__name__}.frame_info_keys is known after the first reset()")
+        return self._frame_info_keys
 
     # ----------------------------------------------------------------- timing
     @property
@@ -328,7 +340,9 @@ class MujocoSceneEnv(gym.Env):
         self._last_frame = None
         obs = self._observation()
         info: dict[str, Any] = {"state": self.task_state(), **self._reset_info()}
-        info.update({k: v[None] for k, v in self._frame_info(self.return_frames).items()})
+        extras = self._frame_info(self.return_frames)
+        self._frame_info_keys = tuple(extras)
+        info.update({k: v[None] for k, v in extras.items()})
         if self.return_frames:
             info["frames"] = self._last_rgb()[None]  # (1, H, W, 3)
             info["frame_states"] = self.task_state()[None]  # (1, S)
@@ -357,7 +371,8 @@ class MujocoSceneEnv(gym.Env):
     def step(self, action: Any):
         if self.model is None or self._scene is None:
             raise RuntimeError(f"{type(self).__name__}.step called before reset()")
-        self._apply_action(self._validate_action(action))
+        applied = self._validate_action(action)
+        self._apply_action(applied)
         frames, frame_infos, states = [], [], []
         for frame_index in range(self.frames_per_step):
             mujoco.mj_step(self.model, self.data, nstep=self.physics_steps_per_frame)
@@ -373,6 +388,7 @@ class MujocoSceneEnv(gym.Env):
         obs = self._observation()
         reward, terminated, info = self._step_result()
         info["state"] = self.task_state()
+        info["action"] = applied.astype(self.action_space.dtype)  # after clipping to the space
         for key in frame_infos[0]:
             info[key] = np.stack([fi[key] for fi in frame_infos])  # (k, ...)
         if self.return_frames:
@@ -380,8 +396,7 @@ class MujocoSceneEnv(gym.Env):
             info["frame_states"] = np.stack(states)  # (k, S)
         return obs, float(reward), bool(terminated), False, info
 
-    # ----------------------------------------------------------------- helpers for subclasses
-    @staticmethod
-    def yaw_from_quat(quat: np.ndarray) -> float:
-        w, x, y, z = quat
-        return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+def wrap_angle(angle):
+    """Wrap radians to [-pi, pi) (numpy arrays and floats)."""
+    return (angle + math.pi) % (2 * math.pi) - math.pi

@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from cosmos_sim.envs.mujoco.base import MujocoSceneEnv, visual_xml
+from cosmos_sim.envs.mujoco.base import MujocoSceneEnv, visual_xml, wrap_angle
 
 MAX_AZIMUTH_DELTA = math.radians(15.0)  # rad per control interval at |action| = 1
 MAX_ELEVATION_DELTA = math.radians(5.0)
@@ -174,6 +174,7 @@ class CameraOrbitEnv(MujocoSceneEnv):
     """
 
     camera_name = "main"
+    camera_frame_info = True
     task_description = "orbit the camera around a static textured scene"
     reset_options = frozenset({"domain_randomization", "scene", "orbit"})
 
@@ -393,10 +394,6 @@ class CameraOrbitEnv(MujocoSceneEnv):
         mujoco.mj_kinematics(self.model, self.data)
         mujoco.mj_camlight(self.model, self.data)
 
-    @staticmethod
-    def _wrap(angle: float) -> float:
-        return (angle + math.pi) % (2 * math.pi) - math.pi
-
     def _checked_orbit(self, value: Any) -> np.ndarray:
         orbit = np.asarray(value, dtype=np.float64)
         if (
@@ -410,7 +407,7 @@ class CameraOrbitEnv(MujocoSceneEnv):
                 f"elevation in [{ELEVATION_RANGE[0]:.4f}, {ELEVATION_RANGE[1]:.4f}] rad and distance in "
                 f"{list(DISTANCE_RANGE)} m, got {value!r}"
             )
-        return np.array([self._wrap(orbit[0]), orbit[1], orbit[2]])
+        return np.array([wrap_angle(orbit[0]), orbit[1], orbit[2]])
 
     # ----------------------------------------------------------------- reset and step
     def _initialize(self, options: dict[str, Any]) -> None:
@@ -437,14 +434,8 @@ class CameraOrbitEnv(MujocoSceneEnv):
     def _before_frame(self, frame_index: int) -> None:
         # The camera takes the frame's pose along the interval's move: 1/k of it per frame.
         orbit = self._move_start + self._move_delta * ((frame_index + 1) / self.frames_per_step)
-        self._orbit = np.array([self._wrap(orbit[0]), orbit[1], orbit[2]])
+        self._orbit = np.array([wrap_angle(orbit[0]), orbit[1], orbit[2]])
         self._place_camera(self._orbit)
-
-    def _frame_info(self, with_images: bool) -> dict[str, np.ndarray]:
-        info = {"intrinsics": self.camera_intrinsics(), "extrinsics": self.camera_extrinsics()}
-        if with_images:
-            info["depth"] = self.render_depth()[..., None]
-        return info
 
     def task_state(self) -> np.ndarray:
         return np.concatenate([self._orbit, self.data.mocap_pos[0]])

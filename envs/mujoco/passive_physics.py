@@ -573,6 +573,7 @@ class PassivePhysicsEnv(MujocoSceneEnv):
     """
 
     camera_name = "main"
+    camera_frame_info = True
     reset_options = frozenset({"scene", "initial_state_noise", "domain_randomization"})
 
     def __init__(
@@ -754,9 +755,3 @@ class PassivePhysicsEnv(MujocoSceneEnv):
         if not self.depth:
             return rgb
         return {"rgb": rgb, "depth": self.render_depth()[..., None]}
-
-    def _frame_info(self, with_images: bool) -> dict[str, np.ndarray]:
-        info = {"intrinsics": self.camera_intrinsics(), "extrinsics": self.camera_extrinsics()}
-        if with_images:
-            info["depth"] = self.render_depth()[..., None]
-        return info

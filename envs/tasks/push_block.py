@@ -11,7 +11,6 @@ x right, y up in the top-down image). Goal ``(..., 3)``: block x, y, yaw.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,8 +132,3 @@ class PushBlockExpert:
         if peak > 1.0:
             action = action / peak  # keep the direction when saturating
         return action.astype(np.float32)
-
-
-def wrap_angle(angle):
-    """Wrap radians to [-pi, pi)."""
-    return (angle + math.pi) % (2 * math.pi) - math.pi

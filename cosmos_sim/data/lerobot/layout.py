@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from cosmos_sim.data.video_io import temporary_sibling
 
 CODEBASE_VERSION = "v3.0"
 INFO_PATH = "meta/info.json"
@@ -265,17 +266,13 @@ def _stats_from_json(raw: dict[str, Any], where: str) -> dict[str, dict[str, np.
 # ----------------------------------------------------------------------------------------------
 # Small file helpers: every file is written under a temporary name and renamed into place.
 
-# Names of _temporary_sibling files, which a killed writer may leave behind.
+# Names of temporary_sibling files, which a killed writer may leave behind.
 _TEMPORARY_FILE = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]+(\.\w+)?$")
-
-
-def _temporary_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -290,7 +287,7 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 def _write_parquet_atomic(path: Path, tables: list[pa.Table]) -> None:
     """Write ``tables`` (same schema) into one parquet file, one row group each."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_sibling(path)
+    tmp = temporary_sibling(path)
     try:
         with pq.ParquetWriter(tmp, tables[0].schema) as writer:
             for table in tables:

@@ -55,7 +55,6 @@ from cosmos_sim.data.lerobot.layout import (
     _stats_to_json,
     _tabular_stats,
     _tasks_table,
-    _temporary_sibling,
     _to_arrow,
     _write_bytes_atomic,
     _write_json_atomic,
@@ -69,7 +68,7 @@ from cosmos_sim.data.lerobot.staging import (
     _staging_summary,
     _validate_episode,
 )
-from cosmos_sim.data.video_io import concatenate_videos, probe_video
+from cosmos_sim.data.video_io import concatenate_videos, probe_video, temporary_sibling
 
 
 def _json_normalized(value: Any, what: str) -> Any:
@@ -221,7 +220,7 @@ class EpisodeWriter:
         if self._manifest_path.is_file():
             self._compare_settings(_read_json(self._manifest_path), self._manifest_path)
             return
-        tmp = _temporary_sibling(self._manifest_path)
+        tmp = temporary_sibling(self._manifest_path)
         tmp.write_text(json.dumps(self._settings, indent=4))
         try:
             os.link(tmp, self._manifest_path)  # atomic create-if-absent: exactly one process wins
