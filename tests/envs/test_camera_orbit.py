@@ -13,7 +13,6 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
 from scipy.spatial import cKDTree
 
 from cosmos_sim.envs.mujoco.camera_orbit import (
@@ -54,8 +53,7 @@ def _project(points: np.ndarray, K: np.ndarray, T: np.ndarray) -> tuple[np.ndarr
 
 # --------------------------------------------------------------------------------------- contract
 def test_contract_and_determinism():
-    env = gym.make(ENV_ID)
-    check_env(env.unwrapped)
+    env = gym.make(ENV_ID)  # check_env, pickling and bad actions: test_env_contract.py
     assert env.spec.max_episode_steps == 50 and env.unwrapped.dt == pytest.approx(0.2)
     actions = np.random.default_rng(0).uniform(-1, 1, (50, 3)).astype(np.float32)
     runs = []
@@ -95,10 +93,6 @@ def test_state_round_trip_and_pickle_continue_bit_for_bit():
 def test_bad_inputs_raise_clear_errors():
     env = gym.make(ENV_ID)
     env.reset(seed=0)
-    with pytest.raises(ValueError, match=r"shape \(3,\)"):
-        env.step(np.zeros(2))
-    with pytest.raises(ValueError, match="NaN or inf"):
-        env.step(np.array([0.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match=r"options\['orbit'\].*got \[0.0, 1.5, 1.0\]"):
         env.reset(options={"orbit": [0.0, 1.5, 1.0]})  # elevation above 70 degrees
     with pytest.raises(ValueError, match=r"unknown options \['zoom'\]"):
