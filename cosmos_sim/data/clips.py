@@ -32,7 +32,7 @@ class ClipDataset(Dataset):
     interval ``k`` (default: the value the dataset recorded; a different one raises); ``stride`` the spacing of clip starts within an episode (default ``k``);
     ``video_key`` / ``action_key`` / ``state_key`` the features to return (``None`` omits actions
     or states); ``cache_episodes`` how many decoded episodes each process keeps (LRU), so that
-    random access does not decode an episode per clip.
+    random access does not decode an episode per clip; 0 decodes just each clip's frames instead.
 
     Items are dicts of tensors: ``frames`` uint8 ``(T, H, W, 3)``, ``actions`` float32
     ``(T-1, A)``, ``states`` float32 ``(T, S)``, ``episode_index`` and ``start`` int64 scalars.
@@ -157,25 +157,31 @@ class ClipDataset(Dataset):
             self._cache.move_to_end(episode)
             return self._cache[episode]
         rows = self.dataset.load_episode(episode, self._keys)
-        if self.cache_episodes > 0:
-            self._cache[episode] = rows
-            while len(self._cache) > self.cache_episodes:
-                self._cache.popitem(last=False)
+        self._cache[episode] = rows
+        while len(self._cache) > self.cache_episodes:
+            self._cache.popitem(last=False)
         return rows
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         episode, start = self.clip_location(index)
-        rows = self._episode(episode)
-        stop = start + self.clip_frames
+        if self.cache_episodes > 0:
+            rows, first = self._episode(episode), start
+        else:  # no cache: decode only the clip (from the keyframe before it), not the whole episode
+            rows, first = (
+                self.dataset.load_episode(episode, self._keys, rows=(start, start + self.clip_frames)),
+                0,
+            )
+        frames = slice(first, first + self.clip_frames)
         item = {
             # A copy, so that a caller modifying the clip in place cannot alter the cached episode.
-            "frames": torch.from_numpy(rows[self.video_key][start:stop].copy()),  # (T, H, W, 3) uint8
+            "frames": torch.from_numpy(rows[self.video_key][frames].copy()),  # (T, H, W, 3) uint8
             "episode_index": torch.tensor(episode, dtype=torch.int64),
             "start": torch.tensor(start, dtype=torch.int64),
         }
         if self.action_key is not None:
             # (T-1, A): the actions applied between consecutive frames of the clip.
-            item["actions"] = torch.from_numpy(rows[self.action_key][start : stop - 1].astype(np.float32))
+            actions = rows[self.action_key][first : first + self.clip_frames - 1]
+            item["actions"] = torch.from_numpy(actions.astype(np.float32))
         if self.state_key is not None:
-            item["states"] = torch.from_numpy(rows[self.state_key][start:stop].astype(np.float32))  # (T, S)
+            item["states"] = torch.from_numpy(rows[self.state_key][frames].astype(np.float32))  # (T, S)
         return item

@@ -127,3 +127,26 @@ def test_dataloader_with_two_workers_yields_every_clip_once(reference_dataset):
 def test_stride_off_the_control_grid_is_rejected(reference_dataset):
     with pytest.raises(ValueError, match="positive multiple of frames_per_step"):
         ClipDataset(reference_dataset, clip_frames=9, stride=3)
+
+
+def test_uncached_clips_decode_only_their_frames_and_equal_cached_ones(reference_dataset):
+    cached = ClipDataset(reference_dataset, clip_frames=9)
+    uncached = ClipDataset(reference_dataset, clip_frames=9, cache_episodes=0)
+    assert len(cached) == len(uncached)
+    for index in range(len(cached)):
+        a, b = cached[index], uncached[index]
+        assert a.keys() == b.keys()
+        for key in a:
+            assert torch.equal(a[key], b[key]), (index, key)
+
+
+def test_episode_row_ranges_match_whole_episodes(reference_dataset):
+    dataset = EpisodeDataset(reference_dataset)
+    whole = dataset.load_episode(1)
+    part = dataset.load_episode(1, rows=(3, 11))
+    for key in whole:
+        np.testing.assert_array_equal(part[key], whole[key][3:11])
+    with pytest.raises(ValueError, match="not a non-empty range"):
+        dataset.load_episode(1, rows=(5, 5))
+    with pytest.raises(ValueError, match="not a non-empty range"):
+        dataset.load_episode(1, rows=(0, dataset.episode_length(1) + 1))

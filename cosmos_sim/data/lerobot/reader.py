@@ -312,14 +312,23 @@ class EpisodeDataset:
         """The last ``(chunk_index, file_index)`` of ``kind``: "data", "meta/episodes" or "videos/<key>"."""
         return max(self._locations(kind))
 
-    def load_episode(self, index: int, keys: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Episode ``index`` as ``{key: (T, ...)}``: every feature, or ``keys`` (index columns allowed)."""
+    def load_episode(
+        self, index: int, keys: list[str] | None = None, *, rows: tuple[int, int] | None = None
+    ) -> dict[str, np.ndarray]:
+        """Episode ``index`` as ``{key: (T, ...)}``: every feature, or ``keys`` (index columns allowed).
+
+        ``rows=(start, stop)`` returns only rows ``start:stop``; videos then decode from the keyframe
+        before ``start`` instead of from the episode's first frame.
+        """
         index = self._check_episode(index)
         available = {**self._features, **INDEX_FEATURES}
         keys = list(self._features) if keys is None else list(keys)
         if unknown := [k for k in keys if k not in available]:
             raise KeyError(f"unknown keys {unknown}; {self.root} has {list(available)}")
         length = self.episode_length(index)
+        start, stop = (0, length) if rows is None else rows
+        if not 0 <= start < stop <= length:
+            raise ValueError(f"rows={rows!r} is not a non-empty range within episode {index}'s {length} rows")
         out: dict[str, np.ndarray] = {}
         tabular = [k for k in keys if not available[k].is_video]
         if tabular:
@@ -331,10 +340,11 @@ class EpisodeDataset:
                 )
             for key in tabular:
                 spec = available[key]
-                out[key] = _to_numpy(table.column(key), spec.dtype, spec.shape, f"{path}: column {key!r}")
+                values = _to_numpy(table.column(key), spec.dtype, spec.shape, f"{path}: column {key!r}")
+                out[key] = values[start:stop]
         for key in keys:
             if available[key].is_video:
-                out[key] = self._load_video(index, key, length)
+                out[key] = self._load_video(index, key, start, stop)
         return {k: out[k] for k in keys}
 
     def _read_rows(self, index: int, path: Path, columns: list[str]) -> pa.Table:
@@ -363,12 +373,15 @@ class EpisodeDataset:
             )
         return rows
 
-    def _load_video(self, index: int, key: str, length: int) -> np.ndarray:
+    def _load_video(self, index: int, key: str, start: int, stop: int) -> np.ndarray:
+        """Frames ``start:stop`` of the episode's video (frame ``i`` sits at ``from_timestamp + i / fps``)."""
         path = self._video_path(index, key)
         begin = float(self._episodes[f"videos/{key}/from_timestamp"][index])
         end = float(self._episodes[f"videos/{key}/to_timestamp"][index])
+        if (start, stop) != (0, self.episode_length(index)):
+            begin, end = begin + start / self.fps, begin + stop / self.fps
         try:
-            frames = decode_video(path, start=begin, end=end, expected_frames=length)
+            frames = decode_video(path, start=begin, end=end, expected_frames=stop - start)
         except (VideoError, FileNotFoundError) as error:
             raise DatasetError(f"{path}: cannot load {key!r} of episode {index}: {error}") from error
         if frames.shape[1:] != self._features[key].shape:
