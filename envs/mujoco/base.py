@@ -41,7 +41,7 @@ def visual_xml(width: int, height: int, *, offsamples: int = 4) -> str:
     """The ``<visual>`` block every scene shares.
 
     Shadows off (``shadowsize=0``): with a shadow-casting light and MuJoCo's default 4096 shadow
-    map a 64x64 frame costs ~21 ms on Mesa's software EGL, without ~0.7 ms (``cosmos-sim bench
+    map a 64x64 frame costs ~20 ms on Mesa's software EGL, without ~0.6 ms (``cosmos-sim bench
     speed`` measures both). 4x multisampling costs ~0.25 ms a
     frame and removes the aliasing that a video tokenizer would otherwise have to learn.
     The offscreen buffer is sized to the requested resolution (MuJoCo's default is 640x480).

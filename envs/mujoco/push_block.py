@@ -64,7 +64,7 @@ class PushBlockEnv(MujocoSceneEnv):
     the pusher leaves it. A top-down camera renders the whole table.
 
     Visual settings (chosen for speed and for video models): no shadows (``shadowsize=0``;
-    ~0.7 ms instead of ~21 ms a 64x64 frame on software EGL, see ``cosmos-sim bench speed``),
+    ~0.6 ms instead of ~20 ms a 64x64 frame on software EGL, see ``cosmos-sim bench speed``),
     4x multisampling, a headlight
     only, flat colours, so frames are a clean function of the state.
 
