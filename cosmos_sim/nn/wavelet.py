@@ -10,6 +10,12 @@ then W into low/high halves and stacks the 8 sub-bands on channels in the order
 low band is the mean of each 2x2x2 block. ``HaarUnpatcher3D`` inverts it exactly and drops the
 ``p - 1`` repeated frames. See docs/design/cosmos_tokenizer_reference.md, Sec. 2.1-2.2.
 
+``temporal=False`` patches space only (image tokenizers): ``log2(p)`` passes of a 2D Haar DWT on each
+frame, 4 sub-bands ``[ll, lh, hl, hh]`` per pass, ``(B, C, T, H, W)`` -> ``(B, C * p**2, T, H/p, W/p)``.
+
+Inside a ``cosmos_sim.nn.streaming`` block, a chunk after the first continues the clip: the patcher
+does not repeat its first frame and the unpatcher does not drop frames.
+
 The transform is written with reshapes rather than strided grouped convolutions: the same numbers
 for even sizes (every size is even here), without padding or filter buffers.
 """
@@ -20,6 +26,8 @@ import math
 
 import torch
 from torch import nn
+
+from cosmos_sim.nn.streaming import continues_stream
 
 _SQRT2 = math.sqrt(2.0)
 _RESCALE = 2.0 * _SQRT2  # makes the all-low band the mean of its 2x2x2 block
@@ -47,6 +55,20 @@ def haar_dwt3d(x: torch.Tensor) -> torch.Tensor:
     return torch.cat(bands, dim=1) / _RESCALE
 
 
+def haar_dwt2d(x: torch.Tensor) -> torch.Tensor:
+    """One spatial level: ``(B, C, T, H, W)`` with even H, W -> ``(B, 4C, T, H/2, W/2)``."""
+    bands = []
+    for x_h in _split(x, 3):
+        bands.extend(_split(x_h, 4))
+    return torch.cat(bands, dim=1) / 2.0
+
+
+def haar_idwt2d(y: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``haar_dwt2d``: ``(B, 4C, T, H, W)`` -> ``(B, C, T, 2H, 2W)``."""
+    bands = list((y * 2.0).chunk(4, dim=1))
+    return _merge(_merge(bands[0], bands[1], 4), _merge(bands[2], bands[3], 4), 3)
+
+
 def haar_idwt3d(y: torch.Tensor) -> torch.Tensor:
     """Inverse of ``haar_dwt3d``: ``(B, 8C, T, H, W)`` -> ``(B, C, 2T, 2H, 2W)``."""
     bands = list((y * _RESCALE).chunk(8, dim=1))
@@ -63,29 +85,43 @@ def _levels(patch_size: int) -> int:
 
 
 class HaarPatcher3D(nn.Module):
-    """Causal Haar patching: ``(B, C, 1 + p*n, H, W)`` -> ``(B, C * p**3, 1 + n, H/p, W/p)``."""
+    """Causal Haar patching: ``(B, C, 1 + p*n, H, W)`` -> ``(B, C * p**3, 1 + n, H/p, W/p)``
+    (``temporal=False``: ``(B, C, T, H, W)`` -> ``(B, C * p**2, T, H/p, W/p)``)."""
 
-    def __init__(self, patch_size: int = 4) -> None:
+    def __init__(self, patch_size: int = 4, *, temporal: bool = True) -> None:
         super().__init__()
         self.patch_size = patch_size
         self.levels = _levels(patch_size)
+        self.temporal = temporal
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch_size
         if x.ndim != 5:
             raise ValueError(f"HaarPatcher3D expects (B, C, T, H, W), got shape {tuple(x.shape)}")
         _, _, frames, height, width = x.shape
-        if (frames - 1) % p:
-            raise ValueError(
-                f"HaarPatcher3D(patch_size={p}): frame count must be 1 + {p}*n, got {frames}; "
-                f"e.g. {1 + p * max(1, (frames - 1) // p)}"
-            )
         if height % p or width % p:
             raise ValueError(
                 f"HaarPatcher3D(patch_size={p}): H and W must divide by {p}, got {height}x{width}"
             )
-        # The first frame stands alone: repeated p times it fills a whole temporal patch.
-        x = torch.cat([x[:, :, :1].expand(-1, -1, p, -1, -1), x[:, :, 1:]], dim=2)  # (B, C, p + p*n, H, W)
+        if not self.temporal:
+            for _ in range(self.levels):
+                x = haar_dwt2d(x)
+            return x
+        if continues_stream(self):
+            if frames % p:
+                raise ValueError(
+                    f"HaarPatcher3D(patch_size={p}): a continuing chunk needs {p}*n frames, got {frames}"
+                )
+        else:
+            if (frames - 1) % p:
+                raise ValueError(
+                    f"HaarPatcher3D(patch_size={p}): frame count must be 1 + {p}*n, got {frames}; "
+                    f"e.g. {1 + p * max(1, (frames - 1) // p)}"
+                )
+            # The first frame stands alone: repeated p times it fills a whole temporal patch.
+            x = torch.cat(
+                [x[:, :, :1].expand(-1, -1, p, -1, -1), x[:, :, 1:]], dim=2
+            )  # (B, C, p + p*n, H, W)
         for _ in range(self.levels):
             x = haar_dwt3d(x)
         return x
@@ -94,17 +130,22 @@ class HaarPatcher3D(nn.Module):
 class HaarUnpatcher3D(nn.Module):
     """Inverse of ``HaarPatcher3D``: ``(B, C * p**3, 1 + n, h, w)`` -> ``(B, C, 1 + p*n, h*p, w*p)``."""
 
-    def __init__(self, patch_size: int = 4) -> None:
+    def __init__(self, patch_size: int = 4, *, temporal: bool = True) -> None:
         super().__init__()
         self.patch_size = patch_size
         self.levels = _levels(patch_size)
+        self.temporal = temporal
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        if y.ndim != 5 or y.shape[1] % (8**self.levels):
+        bands = (8 if self.temporal else 4) ** self.levels
+        if y.ndim != 5 or y.shape[1] % bands:
             raise ValueError(
-                f"HaarUnpatcher3D(patch_size={self.patch_size}) expects (B, C * {8**self.levels}, T, H, W), "
+                f"HaarUnpatcher3D(patch_size={self.patch_size}) expects (B, C * {bands}, T, H, W), "
                 f"got shape {tuple(y.shape)}"
             )
+        inverse = haar_idwt3d if self.temporal else haar_idwt2d
         for _ in range(self.levels):
-            y = haar_idwt3d(y)
+            y = inverse(y)
+        if not self.temporal or continues_stream(self):
+            return y
         return y[:, :, self.patch_size - 1 :]  # drop the copies of the first frame

@@ -1,0 +1,187 @@
+"""Saving and loading tokenizers: our checkpoints (safetensors + JSON config) and the published Cosmos
+weights (TorchScript ``encoder.jit`` / ``decoder.jit`` / ``autoencoder.jit`` state dicts, or a plain state
+dict, plus the latent ``mean_std`` file). Every mismatch is an error that lists the keys and shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, save_file
+
+from cosmos_sim.tokenizers.config import TokenizerConfig, preset
+from cosmos_sim.tokenizers.tokenizer import CausalVideoTokenizer, build_tokenizer
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT = "cosmos_sim.tokenizer/1"
+_STATS_PREFIX = "latent_stats."
+
+# Buffers that TorchScript state dicts carry but the published modules do not persist (see
+# docs/design/cosmos_tokenizer_reference.md, Sec. 1.6): dropped by exact name before a strict load.
+PUBLISHED_BUFFER_KEYS = frozenset(
+    [
+        "encoder.patcher3d.wavelets",
+        "encoder.patcher3d._arange",
+        "encoder.patcher3d.patch_size_buffer",
+        "decoder.unpatcher3d.wavelets",
+        "decoder.unpatcher3d._arange",
+        *(
+            f"{prefix}{name}"
+            for prefix in ("quantizer.", "inv_quant.quantizer.")
+            for name in ("_levels", "_basis", "implicit_codebook")
+        ),
+    ]
+)
+
+
+def load_state_dict_strict(
+    model: CausalVideoTokenizer, state_dict: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """``model.load_state_dict(strict=True)`` with an error that says which keys and shapes differ."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong = [
+        f"{key}: expected {tuple(expected[key].shape)}, got {tuple(state_dict[key].shape)}"
+        for key in expected
+        if key in state_dict and tuple(state_dict[key].shape) != tuple(expected[key].shape)
+    ]
+    if missing or unexpected or wrong:
+        lines = [f"{source} does not match a {model.config.name} tokenizer with config {model.config}:"]
+        for label, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", wrong),
+        ):
+            if keys:
+                lines.append(f"  {len(keys)} {label}: {keys[:8]}{' ...' if len(keys) > 8 else ''}")
+        if unexpected and all(".downsample.conv" in k or ".upsample.conv" in k for k in unexpected):
+            lines.append(
+                "  the unexpected keys are resampler convs that are never used; this file follows the older "
+                "'always create conv1-3' layout: drop those keys, they do not affect the output"
+            )
+        raise ValueError("\n".join(lines))
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()}, strict=True)
+
+
+def save_tokenizer(
+    model: CausalVideoTokenizer, directory: str | Path, *, metadata: dict | None = None
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (weights and latent stats) into ``directory``.
+    Each file is written to a temporary name and renamed, so a crash never leaves a torn checkpoint."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if model.latent_mean is not None:
+        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.contiguous()
+        tensors[_STATS_PREFIX + "std"] = model.latent_std.contiguous()
+    config = {
+        "format": FORMAT,
+        "class": type(model).__name__,
+        "config": model.config.to_dict(),
+        "metadata": metadata or {},
+    }
+    weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
+    save_file(tensors, str(weights_tmp))
+    config_tmp.write_text(json.dumps(config, indent=2) + "\n")
+    os.replace(weights_tmp, directory / WEIGHTS_FILE)
+    os.replace(config_tmp, directory / CONFIG_FILE)
+    return directory
+
+
+def read_tokenizer_config(directory: str | Path) -> tuple[TokenizerConfig, dict]:
+    """The ``TokenizerConfig`` and metadata of a saved tokenizer, with errors naming the file."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no tokenizer checkpoint at {directory}: {CONFIG_FILE} is missing")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "config" not in data:
+        raise ValueError(f"{path} is not a cosmos-sim tokenizer config (expected format {FORMAT!r})")
+    try:
+        return TokenizerConfig.from_dict(data["config"]), data.get("metadata", {})
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: bad tokenizer config: {error}") from error
+
+
+def load_tokenizer(directory: str | Path, *, device: str | torch.device = "cpu") -> CausalVideoTokenizer:
+    """A tokenizer saved by ``save_tokenizer`` (or shipped in the zoo), in eval mode."""
+    config, _ = read_tokenizer_config(directory)
+    weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"no tokenizer weights at {weights}")
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorsError, OSError) as error:
+        raise ValueError(f"{weights} is not a readable safetensors file: {error}") from error
+    model = build_tokenizer(config)
+    mean, std = tensors.pop(_STATS_PREFIX + "mean", None), tensors.pop(_STATS_PREFIX + "std", None)
+    load_state_dict_strict(model, tensors, str(weights))
+    if mean is not None and std is not None:
+        model.set_latent_stats(mean, std)
+    return model.to(device).eval()
+
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a TorchScript archive (``.jit``), a safetensors file or a ``torch.save``d dict (weights only)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}")
+    try:
+        if path.suffix == ".jit":
+            # TorchScript archives hold code and tensors, not arbitrary pickles; we only keep the tensors.
+            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+        if path.suffix == ".safetensors":
+            return load_file(str(path))
+        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, SafetensorsError, ValueError) as error:
+        raise ValueError(
+            f"cannot read {path} as a .jit, .safetensors or weights-only torch file: {error}"
+        ) from error
+    if isinstance(loaded, Mapping) and "state_dict" in loaded:
+        loaded = loaded["state_dict"]
+    if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise ValueError(f"{path} does not hold a state dict of tensors")
+    return dict(loaded)
+
+
+def load_published(
+    config: TokenizerConfig | str,
+    *files: str | Path,
+    mean_std: str | Path | None = None,
+) -> CausalVideoTokenizer:
+    """A tokenizer with published Cosmos weights, loaded strictly.
+
+    ``config``: a preset name such as ``"CV4x8x8"`` or a ``TokenizerConfig``. ``files``: ``encoder.jit``
+    and ``decoder.jit``, or ``autoencoder.jit``, or a plain state dict (``.safetensors`` / ``.pt``); their
+    tensors are merged. ``mean_std``: the latent statistics file (a ``(mean, std)`` pair).
+    """
+    config = preset(config) if isinstance(config, str) else config
+    if not files:
+        raise ValueError(
+            "load_published needs at least one weights file (encoder.jit + decoder.jit, or a state dict)"
+        )
+    merged: dict[str, torch.Tensor] = {}
+    for path in map(Path, files):
+        merged.update({k: v for k, v in _read_state_dict(path).items() if k not in PUBLISHED_BUFFER_KEYS})
+    model = build_tokenizer(config)
+    load_state_dict_strict(model, merged, " + ".join(str(f) for f in files))
+    if mean_std is not None:
+        path = Path(mean_std)
+        try:
+            stats = torch.load(str(path), map_location="cpu", weights_only=True)
+        except (RuntimeError, OSError) as error:
+            raise ValueError(f"cannot read latent statistics {path}: {error}") from error
+        if isinstance(stats, Mapping):
+            stats = (stats.get("mean"), stats.get("std"))
+        if not (isinstance(stats, tuple | list) and len(stats) == 2):
+            raise ValueError(f"{path}: expected a (mean, std) pair of tensors")
+        model.set_latent_stats(stats[0].flatten(), stats[1].flatten())
+    return model.eval()
