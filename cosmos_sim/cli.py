@@ -19,7 +19,16 @@ Re-running a killed command completes the dataset: no episode is lost or recorde
 
 BENCH_EXAMPLES = """examples:
   cosmos-sim bench speed
-  cosmos-sim bench speed --out outputs/bench/speed --quick"""
+  cosmos-sim bench speed --out outputs/bench/speed --quick
+  cosmos-sim bench tokenizer
+  cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick"""
+
+TRAIN_EXAMPLES = """examples:
+  cosmos-sim train tokenizer --config-name cv4x8x8
+  cosmos-sim train tokenizer --config-name dv4x8x8 max_minutes=30 threads=1
+  cosmos-sim train tokenizer --config-name tiny out=/tmp/tok data.root=/tmp/tok_data
+Configs: cosmos_sim/configs/tokenizer/*.yaml; key=value overrides follow Hydra's syntax.
+Re-running a killed command resumes from the run folder's train_state.pt."""
 
 DEMO_EXAMPLES = """examples:
   cosmos-sim demo
@@ -57,10 +66,26 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
+    out = args.out or f"outputs/bench/{args.suite}"
+    if args.suite != "tokenizer" and (args.checkpoint or args.data_root):
+        raise ValueError("--checkpoint and --data-root apply to `bench tokenizer` only")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
-        run_speed_benchmark(args.out, quick=args.quick)
+        run_speed_benchmark(out, quick=args.quick)
+    elif args.suite == "tokenizer":
+        from cosmos_sim.benchmarks.tokenizer import run_tokenizer_benchmark
+
+        data_root = args.data_root or "outputs/data/tokenizer"
+        run_tokenizer_benchmark(args.checkpoint, out, data_root=data_root, quick=args.quick)
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from cosmos_sim.training.tokenizer import load_train_config, train_tokenizer
+
+    config = load_train_config(args.config_name, args.overrides)
+    print(train_tokenizer(config))
     return 0
 
 
@@ -103,10 +128,30 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=BENCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bench.add_argument("suite", choices=["speed"], help="which benchmark")
-    bench.add_argument("--out", default="outputs/bench/speed", help="folder for results")
+    bench.add_argument("suite", choices=["speed", "tokenizer"], help="which benchmark")
+    bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    bench.add_argument(
+        "--checkpoint",
+        action="append",
+        metavar="DIR",
+        help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8)",
+    )
+    bench.add_argument(
+        "--data-root", default=None, help="tokenizer: held-out datasets (default: outputs/data/tokenizer)"
+    )
     bench.set_defaults(run=_run_bench)
+
+    train = verbs.add_parser(
+        "train",
+        help="train a model from a shipped Hydra recipe (resumable)",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("model", choices=["tokenizer"], help="what to train")
+    train.add_argument("--config-name", default="cv4x8x8", help="recipe in cosmos_sim/configs/<model>/")
+    train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. max_minutes=10 model.channels=32")
+    train.set_defaults(run=_run_train)
 
     demo = verbs.add_parser(
         "demo",
@@ -122,7 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Hydra overrides (key=value) may follow options, which argparse does not give to a trailing
+    # positional list: collect the leftovers for `train`, and reject them for every other verb.
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.verb == "train" and not any(item.startswith("-") for item in extra):
+        args.overrides = [*args.overrides, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)

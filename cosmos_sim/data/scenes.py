@@ -35,7 +35,9 @@ class SceneData:
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.heldout_episodes < 1:
-            raise ValueError(f"SceneData({self.env_id}): episode counts must be >= 1, got {self.episodes}, {self.heldout_episodes}")
+            raise ValueError(
+                f"SceneData({self.env_id}): episode counts must be >= 1, got {self.episodes}, {self.heldout_episodes}"
+            )
         if self.weight <= 0:
             raise ValueError(f"SceneData({self.env_id}): weight must be > 0, got {self.weight}")
 

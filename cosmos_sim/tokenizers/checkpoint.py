@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from cosmos_sim.tokenizers.config import TokenizerConfig, preset
@@ -79,8 +80,8 @@ def save_tokenizer(
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if model.latent_mean is not None:
-        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.contiguous()
-        tensors[_STATS_PREFIX + "std"] = model.latent_std.contiguous()
+        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
+        tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()
     config = {
         "format": FORMAT,
         "class": type(model).__name__,
@@ -120,13 +121,14 @@ def load_tokenizer(directory: str | Path, *, device: str | torch.device = "cpu")
         raise FileNotFoundError(f"no tokenizer weights at {weights}")
     try:
         tensors = load_file(str(weights))
-    except (SafetensorsError, OSError) as error:
+    except (SafetensorError, OSError) as error:
         raise ValueError(f"{weights} is not a readable safetensors file: {error}") from error
     model = build_tokenizer(config)
     mean, std = tensors.pop(_STATS_PREFIX + "mean", None), tensors.pop(_STATS_PREFIX + "std", None)
     load_state_dict_strict(model, tensors, str(weights))
     if mean is not None and std is not None:
-        model.set_latent_stats(mean, std)
+        # load_file memory-maps the file: copy, or the stats would change with (or crash on) a rewrite of it.
+        model.set_latent_stats(mean.clone(), std.clone())
     return model.to(device).eval()
 
 
@@ -137,11 +139,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         if path.suffix == ".jit":
             # TorchScript archives hold code and tensors, not arbitrary pickles; we only keep the tensors.
-            return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
+            with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; the published files use it
+                warnings.filterwarnings("ignore", r"`torch\.jit\.load` is deprecated", DeprecationWarning)
+                return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
         if path.suffix == ".safetensors":
             return load_file(str(path))
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, SafetensorsError, ValueError) as error:
+    except Exception as error:  # a damaged file fails in many ways (the unpickler even with IndexError)
         raise ValueError(
             f"cannot read {path} as a .jit, .safetensors or weights-only torch file: {error}"
         ) from error
@@ -175,13 +179,19 @@ def load_published(
     load_state_dict_strict(model, merged, " + ".join(str(f) for f in files))
     if mean_std is not None:
         path = Path(mean_std)
+        if not path.is_file():
+            raise FileNotFoundError(f"latent statistics file not found: {path}")
         try:
             stats = torch.load(str(path), map_location="cpu", weights_only=True)
-        except (RuntimeError, OSError) as error:
+        except Exception as error:  # as in _read_state_dict: any failure to parse the file
             raise ValueError(f"cannot read latent statistics {path}: {error}") from error
         if isinstance(stats, Mapping):
             stats = (stats.get("mean"), stats.get("std"))
-        if not (isinstance(stats, tuple | list) and len(stats) == 2):
+        if not (
+            isinstance(stats, tuple | list)
+            and len(stats) == 2
+            and all(isinstance(t, torch.Tensor) for t in stats)
+        ):
             raise ValueError(f"{path}: expected a (mean, std) pair of tensors")
         model.set_latent_stats(stats[0].flatten(), stats[1].flatten())
     return model.eval()

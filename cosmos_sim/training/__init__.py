@@ -1,0 +1,1 @@
+"""Training stack: resumable training state, schedules, distributed setup, and the per-model loops."""

@@ -1,0 +1,40 @@
+"""Scene mixtures: splits land in their own folders with disjoint seeds; bad entries are clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from cosmos_sim.data.lerobot import EpisodeDataset
+from cosmos_sim.data.scenes import SPLIT_SEEDS, SceneData, ensure_scene_datasets, scene_dataset_dir
+
+
+def test_train_and_heldout_are_separate_datasets_with_disjoint_seeds(tmp_path):
+    scenes = [SceneData("cosmos_sim/Physics-FreeFall-v0", episodes=2, policy="zero", heldout_episodes=1)]
+    train = ensure_scene_datasets(tmp_path, scenes, "train", workers=1, progress=False)
+    heldout = ensure_scene_datasets(tmp_path, scenes, "heldout", workers=1, progress=False)
+    assert train == [tmp_path / "train" / "Physics-FreeFall-v0"]
+    assert heldout == [scene_dataset_dir(tmp_path, scenes[0], "heldout")]
+    assert len(EpisodeDataset(train[0])) == 2 and len(EpisodeDataset(heldout[0])) == 1
+    assert SPLIT_SEEDS["heldout"] - SPLIT_SEEDS["train"] > 10_000  # no overlap for any realistic size
+    first_train = EpisodeDataset(train[0]).load_episode(0, keys=["observation.image"])["observation.image"]
+    first_heldout = EpisodeDataset(heldout[0]).load_episode(0, keys=["observation.image"])[
+        "observation.image"
+    ]
+    assert (first_train != first_heldout).any()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(episodes=0), "episode counts must be >= 1"),
+        (dict(episodes=1, weight=0.0), "weight must be > 0"),
+    ],
+)
+def test_bad_scene_entries_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SceneData("cosmos_sim/PushBlock-v0", **kwargs)
+
+
+def test_unknown_split_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        scene_dataset_dir(tmp_path, SceneData("cosmos_sim/PushBlock-v0", episodes=1), "test")

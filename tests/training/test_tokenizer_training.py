@@ -1,0 +1,91 @@
+"""`cosmos-sim train tokenizer`: a tiny recipe trains, writes a loadable checkpoint, and resumes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from cosmos_sim.cli import main
+from cosmos_sim.tokenizers.checkpoint import load_tokenizer
+from cosmos_sim.tokenizers.losses import ReconstructionLoss, ReconstructionLossConfig
+from cosmos_sim.training.state import warmup_cosine
+from cosmos_sim.training.tokenizer import load_train_config, summarize_metrics, train_tokenizer
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("tokenizer_data")
+
+
+def _tiny(out, data_root, *overrides):
+    return load_train_config("tiny", [f"out={out}", f"data.root={data_root}", *overrides])
+
+
+def test_tiny_recipe_trains_saves_and_resumes(tmp_path, data_root):
+    out = tmp_path / "run"
+    final = train_tokenizer(_tiny(out, data_root, "max_steps=4"), progress=False)
+    metrics = summarize_metrics(out)
+    assert [m["step"] for m in metrics] == [2, 4]
+    assert all(torch.isfinite(torch.tensor(m["loss"])) for m in metrics)
+    model = load_tokenizer(final)
+    meta = json.loads((final / "config.json").read_text())["metadata"]
+    assert meta["steps"] == 4 and meta["data"]["scenes"][0]["env_id"] == "cosmos_sim/PushBlock-v0"
+    assert model.latent_mean is not None and model.latent_mean.shape == (16, 1)  # CV: latent statistics
+
+    # Running again with a larger budget resumes at step 4 instead of starting over.
+    train_tokenizer(_tiny(out, data_root, "max_steps=6"), progress=False)
+    assert [m["step"] for m in summarize_metrics(out)] == [2, 4, 6]
+    assert json.loads((final / "config.json").read_text())["metadata"]["steps"] == 6
+
+
+def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, data_root):
+    out = tmp_path / "run"
+    train_tokenizer(_tiny(out, data_root, "max_steps=2"), progress=False)
+    with pytest.raises(ValueError, match="cannot resume from .*train_state.pt"):
+        train_tokenizer(_tiny(out, data_root, "max_steps=4", "model.channels=16"), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["foo=1"], "Could not override 'foo'"),
+        (["data.clip_frames=6"], r"clip_frames must be 1 \+ 4\*n"),
+        (["model.kind=XV"], "kind must be one of"),
+        (["lr=-1"], "lr > 0"),
+    ],
+)
+def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _tiny(tmp_path, data_root, *overrides)
+
+
+def test_cli_reports_a_bad_config_name(capsys):
+    assert main(["train", "tokenizer", "--config-name", "no_such_recipe"]) == 2
+    assert "no_such_recipe" in capsys.readouterr().err
+
+
+def test_shipped_recipes_compose():
+    for name in ("cv4x8x8", "dv4x8x8"):
+        config = load_train_config(name)
+        assert config.model.name == name.upper().replace("X", "x")
+        assert config.max_minutes <= 60 and len(config.data.scenes) == 9
+
+
+def test_reconstruction_loss_is_zero_only_for_a_perfect_reconstruction():
+    loss = ReconstructionLoss(ReconstructionLossConfig())
+    x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    total, terms = loss(x, x)
+    assert total.item() == pytest.approx(0.0, abs=1e-5) and set(terms) == {"l1", "ssim", "wavelet"}
+    noisy = (x + 0.1 * torch.randn_like(x)).requires_grad_()
+    total, _ = loss(noisy, x)
+    total.backward()
+    assert total.item() > 0.05 and noisy.grad.abs().sum() > 0
+
+
+def test_learning_rate_warms_up_then_anneals_to_the_floor():
+    assert warmup_cosine(0.0, 0, warmup_steps=10, final_fraction=0.1) == pytest.approx(0.1)
+    assert warmup_cosine(0.0, 10, warmup_steps=10, final_fraction=0.1) == pytest.approx(1.0)
+    assert warmup_cosine(1.0, 500, warmup_steps=10, final_fraction=0.1) == pytest.approx(0.1)
+    assert warmup_cosine(2.0, 500, warmup_steps=10, final_fraction=0.1) == pytest.approx(0.1)
