@@ -5,6 +5,7 @@ dict, plus the latent ``mean_std`` file). Every mismatch is an error that lists 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -75,25 +76,31 @@ def save_tokenizer(
     model: CausalVideoTokenizer, directory: str | Path, *, metadata: dict | None = None
 ) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (weights and latent stats) into ``directory``.
-    Each file is written to a temporary name and renamed, so a crash never leaves a torn checkpoint."""
+    Each file is written to a temporary name and renamed, and the config records the weights' SHA-256,
+    so a crash between the two renames leaves a pair that ``load_tokenizer`` refuses, never a silent mix."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if model.latent_mean is not None:
         tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
         tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()
+    weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
+    save_file(tensors, str(weights_tmp))
     config = {
         "format": FORMAT,
         "class": type(model).__name__,
         "config": model.config.to_dict(),
+        "weights_sha256": _sha256(weights_tmp),
         "metadata": metadata or {},
     }
-    weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
-    save_file(tensors, str(weights_tmp))
     config_tmp.write_text(json.dumps(config, indent=2) + "\n")
     os.replace(weights_tmp, directory / WEIGHTS_FILE)
     os.replace(config_tmp, directory / CONFIG_FILE)
     return directory
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_tokenizer_config(directory: str | Path) -> tuple[TokenizerConfig, dict]:
@@ -119,6 +126,12 @@ def load_tokenizer(directory: str | Path, *, device: str | torch.device = "cpu")
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"no tokenizer weights at {weights}")
+    expected_hash = json.loads((Path(directory) / CONFIG_FILE).read_text()).get("weights_sha256")
+    if expected_hash is not None and _sha256(weights) != expected_hash:
+        raise ValueError(
+            f"{weights} is not the file {CONFIG_FILE} was saved with (SHA-256 differs): the save was "
+            "interrupted or one file was replaced; save the tokenizer again"
+        )
     try:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as error:

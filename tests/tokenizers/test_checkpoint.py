@@ -474,6 +474,9 @@ def test_bad_checkpoint_directories_fail_clearly_and_stay_untouched(tmp_path, mo
     model = models["DV4x8x8"]
     directory = save_tokenizer(model, tmp_path / "ckpt")
     config = json.loads((directory / CONFIG_FILE).read_text())
+    # Without the weights' hash (hand-written configs may omit it), so the checks below reach the weights;
+    # test_weights_from_another_save_are_refused covers the hash.
+    del config["weights_sha256"]
     weights = {k: v.clone() for k, v in load_file(str(directory / WEIGHTS_FILE)).items()}  # not mmapped
 
     def expect_failure(error, match):
@@ -521,3 +524,17 @@ def test_a_loaded_model_does_not_alias_its_weights_file(tmp_path):
         file.write(b"\0" * weights.stat().st_size)
     torch.testing.assert_close(loaded.latent_mean, model.latent_mean, rtol=0, atol=0)
     _assert_same_state(loaded, model)
+
+
+def test_weights_from_another_save_are_refused(tmp_path):
+    from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+
+    first, second = tiny("CV4x8x8"), tiny("CV4x8x8", channels=8)
+    with torch.no_grad():
+        second.quant_conv.conv3d.bias.add_(1.0)
+    save_tokenizer(first, tmp_path / "a")
+    save_tokenizer(second, tmp_path / "b")
+    # A crash between the two renames would pair new weights with the old config.
+    (tmp_path / "a" / "model.safetensors").write_bytes((tmp_path / "b" / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError, match="SHA-256 differs"):
+        load_tokenizer(tmp_path / "a")
