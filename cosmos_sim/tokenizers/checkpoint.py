@@ -73,14 +73,19 @@ def load_state_dict_strict(
 
 
 def save_tokenizer(
-    model: CausalVideoTokenizer, directory: str | Path, *, metadata: dict | None = None
+    model: CausalVideoTokenizer,
+    directory: str | Path,
+    *,
+    metadata: dict | None = None,
+    weights_dtype: torch.dtype = torch.float32,
 ) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (weights and latent stats) into ``directory``.
     Each file is written to a temporary name and renamed, and the config records the weights' SHA-256,
     so a crash between the two renames leaves a pair that ``load_tokenizer`` refuses, never a silent mix."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # float16 halves a shipped file; loading casts back to the model's float32.
+    tensors = {k: v.detach().cpu().to(weights_dtype).contiguous() for k, v in model.state_dict().items()}
     if model.latent_mean is not None:
         tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
         tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()

@@ -538,3 +538,15 @@ def test_weights_from_another_save_are_refused(tmp_path):
     (tmp_path / "a" / "model.safetensors").write_bytes((tmp_path / "b" / "model.safetensors").read_bytes())
     with pytest.raises(ValueError, match="SHA-256 differs"):
         load_tokenizer(tmp_path / "a")
+
+
+def test_float16_weights_load_as_float32_with_the_same_outputs(tmp_path):
+    from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+
+    model = tiny("CV4x8x8")
+    save_tokenizer(model, tmp_path, weights_dtype=torch.float16)
+    loaded = load_tokenizer(tmp_path)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x = video(5)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x).reconstruction, model(x).reconstruction, atol=2e-2, rtol=0)
