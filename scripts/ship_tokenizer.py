@@ -15,7 +15,9 @@ from cosmos_sim.tokenizers.checkpoint import load_tokenizer, read_tokenizer_conf
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("trained", help="a run's model folder (outputs/train/<name>/model)")
     parser.add_argument("zoo", help="destination, e.g. cosmos_sim/zoo/cv4x8x8")
     args = parser.parse_args()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio
 from tqdm import tqdm
 
 from cosmos_sim.data.lerobot import EpisodeDataset
@@ -162,9 +162,8 @@ class SceneFrames:
 
 
 def _psnr(reconstruction: torch.Tensor, target: torch.Tensor) -> float:
-    """PSNR in dB of clamped model frames in [-1, 1] (a training monitor; benchmarks use torchmetrics)."""
-    mse = ((reconstruction.clamp(-1, 1) - target) / 2).square().mean().item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
+    """PSNR in dB of clamped model frames in [-1, 1] (the training monitor)."""
+    return float(peak_signal_noise_ratio(reconstruction.clamp(-1, 1), target, data_range=2.0))
 
 
 def _latent_stats(model: CausalVideoTokenizer, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
