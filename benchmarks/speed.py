@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 import cosmos_sim.envs  # noqa: F401
+from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.generate import GenerateConfig, generate
 from cosmos_sim.planners.mujoco_oracle import MujocoOracleDynamics
@@ -152,23 +152,11 @@ def _render_ms_with_and_without_shadows(frames: int) -> dict[str, float]:
 
 
 def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mujoco": mujoco.__version__,
-        "gymnasium": gym.__version__,
-        "gl_backend": os.environ.get("MUJOCO_GL", "unset"),
-    }
+    return describe_machine(
+        mujoco=mujoco.__version__,
+        gymnasium=gym.__version__,
+        gl_backend=os.environ.get("MUJOCO_GL", "unset"),
+    )
 
 
 def run_speed_benchmark(out: str | Path = "outputs/bench/speed", *, quick: bool = False) -> dict[str, Any]:

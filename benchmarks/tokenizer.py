@@ -28,8 +28,6 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
-import os
-import platform
 import re
 import resource
 import statistics
@@ -47,6 +45,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio, structural_si
 from tqdm import tqdm
 
 import cosmos_sim
+from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
@@ -330,21 +329,13 @@ def _overall(scenes: list[dict]) -> dict[str, Any]:
 
 
 def _machine(device: str) -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return {
-        "cpu": names[0] if names else platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-        "gpu": torch.cuda.get_device_name() if device.startswith("cuda") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "pyav": av.__version__,
-        "libavcodec": ".".join(map(str, av.library_versions["libavcodec"])),
-    }
+    return describe_machine(
+        torch_threads=torch.get_num_threads(),
+        device=device,
+        gpu=torch.cuda.get_device_name() if device.startswith("cuda") else None,
+        pyav=av.__version__,
+        libavcodec=".".join(map(str, av.library_versions["libavcodec"])),
+    )
 
 
 QUALITY_HEADER = (
