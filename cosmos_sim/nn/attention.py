@@ -16,9 +16,9 @@ from cosmos_sim.nn.streaming import active_cache
 
 
 class _AttentionProjections(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, norm_groups: int = 1) -> None:
         super().__init__()
-        self.norm = CausalNormalize(channels)
+        self.norm = CausalNormalize(channels, norm_groups)
         self.q = CausalConv3d(channels, channels, 1, padding=0)
         self.k = CausalConv3d(channels, channels, 1, padding=0)
         self.v = CausalConv3d(channels, channels, 1, padding=0)

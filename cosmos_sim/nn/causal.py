@@ -79,14 +79,41 @@ def factorized_conv(chan_in: int, chan_out: int, time_kernel: int = 3) -> nn.Seq
     )
 
 
+class ChannelAffine(nn.Module):
+    """A per-channel scale and shift with GroupNorm's parameter names (``weight``, ``bias``)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * self.weight.view(shape) + self.bias.view(shape)
+
+
 class CausalNormalize(nn.Module):
-    """GroupNorm over (C, H, W) of each frame separately (child ``norm``), so nothing flows back in time."""
+    """GroupNorm over (C, H, W) of each frame separately (child ``norm``), so nothing flows back in time.
+
+    ``num_groups=0`` keeps only the per-channel affine (same parameter names and shapes). Small
+    tokenizers trained for minutes on mostly flat synthetic frames learn several times faster without
+    the normalization: it holds them at the background-only plateau (docs/design/tokenizer_training.md).
+    """
 
     def __init__(self, channels: int, num_groups: int = 1) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(num_groups, channels, eps=1e-6, affine=True)
+        if num_groups == 0:
+            self.norm = ChannelAffine(channels)
+        elif num_groups < 0 or channels % num_groups:
+            raise ValueError(
+                f"CausalNormalize: num_groups must be 0 or divide {channels} channels, got {num_groups}"
+            )
+        else:
+            self.norm = nn.GroupNorm(num_groups, channels, eps=1e-6, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.norm, ChannelAffine):
+            return self.norm(x)  # per channel: nothing crosses frames
         batch, _, frames = x.shape[:3]
         per_frame = x.transpose(1, 2).flatten(0, 1)  # (B*T, C, H, W)
         return self.norm(per_frame).unflatten(0, (batch, frames)).transpose(1, 2)  # (B, C, T, H, W)
@@ -96,12 +123,18 @@ class CausalResnetBlockFactorized3d(nn.Module):
     """Pre-norm residual block: norm, SiLU, factorized conv, twice; 1x1x1 shortcut when widths differ."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, *, dropout: float = 0.0, time_kernel: int = 3
+        self,
+        in_channels: int,
+        out_channels: int,
+        *,
+        dropout: float = 0.0,
+        time_kernel: int = 3,
+        norm_groups: int = 1,
     ) -> None:
         super().__init__()
-        self.norm1 = CausalNormalize(in_channels)
+        self.norm1 = CausalNormalize(in_channels, norm_groups)
         self.conv1 = factorized_conv(in_channels, out_channels, time_kernel)
-        self.norm2 = CausalNormalize(out_channels)
+        self.norm2 = CausalNormalize(out_channels, norm_groups)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = factorized_conv(out_channels, out_channels, time_kernel)
         self.nin_shortcut = (

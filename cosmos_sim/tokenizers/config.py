@@ -45,6 +45,9 @@ class TokenizerConfig:
     """DV: FSQ levels per token channel (codebook size = their product)."""
     dropout: float = 0.0
     """Dropout inside residual blocks."""
+    norm_groups: int = 1
+    """GroupNorm groups over each frame (1, published); 0 = no normalization, only its per-channel
+    scale and shift (same parameters), which the small shipped models train much faster with."""
     in_channels: int = 3
     """Channels of the frames (RGB)."""
 
@@ -89,6 +92,13 @@ class TokenizerConfig:
             )
         if self.kind == "DV" and (not self.levels or any(n < 2 for n in self.levels)):
             raise ValueError(f"TokenizerConfig.levels must be integers >= 2, got {self.levels}")
+        if self.norm_groups < 0 or (
+            self.norm_groups and any((self.channels * m) % self.norm_groups for m in (1, *self.channels_mult))
+        ):
+            raise ValueError(
+                f"TokenizerConfig.norm_groups must be 0 or divide every width "
+                f"{sorted({self.channels * m for m in (1, *self.channels_mult)})}, got {self.norm_groups}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"TokenizerConfig.dropout must be in [0, 1), got {self.dropout}")
 

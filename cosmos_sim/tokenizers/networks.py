@@ -24,23 +24,29 @@ from cosmos_sim.nn.wavelet import HaarPatcher3D, HaarUnpatcher3D
 from cosmos_sim.tokenizers.config import TokenizerConfig
 
 
-def _attention(channels: int, video: bool) -> nn.Sequential:
+def _attention(channels: int, config: TokenizerConfig) -> nn.Sequential:
     """Spatial then causal temporal attention (keys ``.0.`` / ``.1.``); images need no temporal half."""
-    blocks = [CausalAttnBlock(channels)]
-    if video:
-        blocks.append(CausalTemporalAttnBlock(channels))
+    blocks = [CausalAttnBlock(channels, config.norm_groups)]
+    if config.is_video:
+        blocks.append(CausalTemporalAttnBlock(channels, config.norm_groups))
     return nn.Sequential(*blocks)
+
+
+def _res_block(in_channels: int, out_channels: int, config: TokenizerConfig) -> CausalResnetBlockFactorized3d:
+    return CausalResnetBlockFactorized3d(
+        in_channels,
+        out_channels,
+        dropout=config.dropout,
+        time_kernel=config.temporal_kernel,
+        norm_groups=config.norm_groups,
+    )
 
 
 def _middle(channels: int, config: TokenizerConfig) -> nn.Module:
     mid = nn.Module()
-    mid.block_1 = CausalResnetBlockFactorized3d(
-        channels, channels, dropout=config.dropout, time_kernel=config.temporal_kernel
-    )
-    mid.attn_1 = _attention(channels, config.is_video)
-    mid.block_2 = CausalResnetBlockFactorized3d(
-        channels, channels, dropout=config.dropout, time_kernel=config.temporal_kernel
-    )
+    mid.block_1 = _res_block(channels, channels, config)
+    mid.attn_1 = _attention(channels, config)
+    mid.block_2 = _res_block(channels, channels, config)
     return mid
 
 
@@ -75,12 +81,10 @@ class EncoderFactorized(nn.Module):
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             block_in, block_out = ch * in_mult[i_level], ch * mult[i_level]
             for _ in range(config.num_res_blocks):
-                level.block.append(
-                    CausalResnetBlockFactorized3d(block_in, block_out, dropout=config.dropout, time_kernel=tk)
-                )
+                level.block.append(_res_block(block_in, block_out, config))
                 block_in = block_out
                 if curr_res in config.attn_resolutions:
-                    level.attn.append(_attention(block_in, config.is_video))
+                    level.attn.append(_attention(block_in, config))
             if i_level != len(mult) - 1:
                 spatial, temporal = config.encoder_downsampling(i_level)
                 level.downsample = CausalHybridDownsample3d(
@@ -90,7 +94,7 @@ class EncoderFactorized(nn.Module):
             self.down.append(level)
 
         self.mid = _middle(block_in, config)
-        self.norm_out = CausalNormalize(block_in)
+        self.norm_out = CausalNormalize(block_in, config.norm_groups)
         self.conv_out = factorized_conv(block_in, config.z_channels, tk)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -122,19 +126,17 @@ class DecoderFactorized(nn.Module):
             level.block, level.attn = nn.ModuleList(), nn.ModuleList()
             block_out = ch * mult[i_level]
             for _ in range(config.num_res_blocks + 1):
-                level.block.append(
-                    CausalResnetBlockFactorized3d(block_in, block_out, dropout=config.dropout, time_kernel=tk)
-                )
+                level.block.append(_res_block(block_in, block_out, config))
                 block_in = block_out
                 if curr_res in config.attn_resolutions:
-                    level.attn.append(_attention(block_in, config.is_video))
+                    level.attn.append(_attention(block_in, config))
             if i_level != 0:
                 spatial, temporal = config.decoder_upsampling(i_level)
                 level.upsample = CausalHybridUpsample3d(block_in, spatial_up=spatial, temporal_up=temporal)
                 curr_res = curr_res * 2 if spatial else curr_res
             self.up.insert(0, level)
 
-        self.norm_out = CausalNormalize(block_in)
+        self.norm_out = CausalNormalize(block_in, config.norm_groups)
         self.conv_out = factorized_conv(block_in, config.patched_channels, tk)
         self.unpatcher3d = HaarUnpatcher3D(config.patch_size, temporal=config.is_video)
 

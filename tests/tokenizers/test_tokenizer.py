@@ -10,6 +10,10 @@ from cosmos_sim.tokenizers import TokenizerConfig
 from .conftest import tiny, video
 
 VIDEO_NAMES = ["CV4x8x8", "DV4x8x8", "CV8x8x8", "DV8x16x16"]
+# Every video preset, plus the shipped models' setting: no GroupNorm, only its per-channel affine.
+VIDEO_CASES = [pytest.param(name, {}, id=name) for name in VIDEO_NAMES] + [
+    pytest.param("DV4x8x8", {"norm_groups": 0}, id="DV4x8x8-norm_groups=0")
+]
 
 
 @pytest.mark.parametrize("name", VIDEO_NAMES + ["CI8x8", "DI16x16"])
@@ -46,9 +50,9 @@ def test_images_are_one_frame_videos(name):
     assert out.latent.shape[2] == 1
 
 
-@pytest.mark.parametrize("name", VIDEO_NAMES)
-def test_latents_never_depend_on_later_frames(name):
-    model = tiny(name)
+@pytest.mark.parametrize(("name", "fields"), VIDEO_CASES)
+def test_latents_never_depend_on_later_frames(name, fields):
+    model = tiny(name, **fields)
     k = model.config.temporal_compression
     x = video(1 + 3 * k)
     with torch.no_grad():
@@ -61,9 +65,9 @@ def test_latents_never_depend_on_later_frames(name):
             assert not torch.equal(z2[:, :, j + 1 :], z[:, :, j + 1 :])
 
 
-@pytest.mark.parametrize("name", VIDEO_NAMES)
-def test_reconstructed_frames_never_depend_on_later_latents(name):
-    model = tiny(name)
+@pytest.mark.parametrize(("name", "fields"), VIDEO_CASES)
+def test_reconstructed_frames_never_depend_on_later_latents(name, fields):
+    model = tiny(name, **fields)
     k = model.config.temporal_compression
     with torch.no_grad():
         z = model(video(1 + 3 * k)).latent
@@ -77,9 +81,9 @@ def test_reconstructed_frames_never_depend_on_later_latents(name):
     torch.testing.assert_close(b[:, :, :kept], a[:, :, :kept], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name", VIDEO_NAMES)
-def test_streaming_encode_and_decode_equal_whole_clip(name):
-    model = tiny(name)
+@pytest.mark.parametrize(("name", "fields"), VIDEO_CASES)
+def test_streaming_encode_and_decode_equal_whole_clip(name, fields):
+    model = tiny(name, **fields)
     k = model.config.temporal_compression
     x = video(1 + 4 * k, seed=3)
     with torch.no_grad():
@@ -159,6 +163,7 @@ def test_bad_stream_chunks_and_latents_are_clear_errors():
         (dict(temporal_compression=8, channels_mult=(2, 4)), "add levels"),
         (dict(patch_size=16), "patch_size 16 exceeds"),
         (dict(kind="DV", levels=(8, 1)), "levels must be integers >= 2"),
+        (dict(channels=64, norm_groups=3), "norm_groups must be 0 or divide every width"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):

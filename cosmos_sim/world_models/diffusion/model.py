@@ -1,0 +1,231 @@
+"""The trained part of the diffusion world model: the latent DiT as an EDM denoiser with Video2World
+conditioning, the state head, and the statistics that normalize latents, actions and states.
+
+Video2World (arXiv 2501.03575, Sec. 5.1.3): a window of latent frames is split per sample into
+conditioning frames (the past: ground truth with a little noise, flagged by the condition-mask
+channel) and frames to generate. The denoiser's output is overwritten with the ground truth on the
+conditioning frames, so the network's job is only the future, and the loss counts only the future.
+Sampling one new latent frame runs the Heun sampler on the last frame of a window whose other frames
+are the context; ``guidance`` > 1 mixes in the action-free prediction (classifier-free guidance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
+from cosmos_sim.world_models.diffusion.dit import LatentDiT
+from cosmos_sim.world_models.diffusion.edm import (
+    expand_frames,
+    loss_weight,
+    preconditioning,
+    sample_condition_sigma,
+    sample_training_sigma,
+)
+from cosmos_sim.world_models.diffusion.sampler import heun_sample, karras_sigmas
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How a new latent frame is sampled."""
+
+    steps: int = 8
+    """Heun steps (2 * steps - 1 network calls per frame)."""
+    guidance: float = 1.0
+    """Classifier-free guidance on actions; 1 = none (one network call per evaluation, not two)."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"SamplerConfig.steps must be >= 1, got {self.steps}")
+        if self.guidance < 0:
+            raise ValueError(f"SamplerConfig.guidance must be >= 0, got {self.guidance}")
+
+
+CONTROL_SAMPLER = SamplerConfig(steps=2)
+"""The few-step setting for planning loops (3 network calls per latent frame)."""
+
+
+class StateHead(nn.Module):
+    """Normalized latent frames (B, C, T, h, w) -> normalized task state (B, T, S), frame by frame."""
+
+    def __init__(self, config: DiffusionWorldModelConfig, width: int = 64) -> None:
+        super().__init__()
+        h, w = config.latent_size
+        self.net = nn.Sequential(
+            nn.Conv2d(config.latent_channels, width, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.SiLU(),
+            nn.Flatten(),
+            nn.Linear(width * h * w, 256),
+            nn.SiLU(),
+            nn.Linear(256, config.state_dim),
+        )
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        b, _, t = latents.shape[:3]
+        frames = latents.transpose(1, 2).flatten(0, 1)  # (B*T, C, h, w)
+        return self.net(frames).unflatten(0, (b, t))  # (B, T, S)
+
+
+class LatentDiffusionModel(nn.Module):
+    """EDM denoiser around ``LatentDiT`` plus the state head; everything a checkpoint holds."""
+
+    def __init__(self, config: DiffusionWorldModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.dit = LatentDiT(config)
+        self.state_head = StateHead(config)
+        c = config.latent_channels
+        # Dataset statistics, set before training (set_statistics) and saved with the weights.
+        self.register_buffer("latent_mean", torch.zeros(c))
+        self.register_buffer("latent_std", torch.ones(c))
+        self.register_buffer("state_mean", torch.zeros(config.state_dim))
+        self.register_buffer("state_std", torch.ones(config.state_dim))
+
+    # ---- normalization ----------------------------------------------------------------------------
+
+    def set_statistics(self, latent_mean, latent_std, state_mean, state_std) -> None:
+        for name, value in (
+            ("latent_mean", latent_mean),
+            ("latent_std", latent_std),
+            ("state_mean", state_mean),
+            ("state_std", state_std),
+        ):
+            value = torch.as_tensor(value, dtype=torch.float32)
+            if value.shape != getattr(self, name).shape or not torch.isfinite(value).all():
+                raise ValueError(
+                    f"{name}: expected finite {tuple(getattr(self, name).shape)}, got {tuple(value.shape)}"
+                )
+            if name.endswith("std") and not (value > 0).all():
+                raise ValueError(f"{name} must be > 0, got {value.tolist()}")
+            getattr(self, name).copy_(value)
+
+    def normalize_latents(self, z: torch.Tensor) -> torch.Tensor:
+        """Tokenizer latents (B, C, T, h, w) -> per-channel standardized, scaled to sigma_data."""
+        shape = (1, -1, 1, 1, 1)
+        return (z - self.latent_mean.view(shape)) / self.latent_std.view(shape) * self.config.edm.sigma_data
+
+    def denormalize_latents(self, z: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1, 1, 1, 1)
+        return z / self.config.edm.sigma_data * self.latent_std.view(shape) + self.latent_mean.view(shape)
+
+    def normalize_states(self, s: torch.Tensor) -> torch.Tensor:
+        return (s - self.state_mean) / self.state_std
+
+    def predict_state(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalized latents (B, C, T, h, w) -> task state (B, T, S) in its own units."""
+        return self.state_head(latents) * self.state_std + self.state_mean
+
+    # ---- the denoiser -----------------------------------------------------------------------------
+
+    def denoise(
+        self,
+        noisy: torch.Tensor,
+        sigma: torch.Tensor,
+        condition_mask: torch.Tensor,
+        condition: torch.Tensor,
+        actions: torch.Tensor | None,
+        keep_actions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``D(x; sigma)`` per frame, with the conditioning frames overwritten by ``condition``.
+
+        noisy, condition: (B, C, T, h, w); sigma: (B, T) > 0; condition_mask: bool (B, T);
+        actions: (B, T-1, k, A) or None.
+        """
+        c_skip, c_out, c_in, c_noise = preconditioning(sigma, self.config.edm.sigma_data)
+        flat_actions = actions.flatten(2) if actions is not None else None  # (B, T-1, k*A)
+        out = self.dit(
+            expand_frames(c_in, noisy) * noisy, condition_mask, c_noise, flat_actions, keep_actions
+        )
+        denoised = expand_frames(c_skip, noisy) * noisy + expand_frames(c_out, noisy) * out.to(noisy.dtype)
+        return torch.where(condition_mask[:, None, :, None, None], condition, denoised)
+
+    def training_loss(
+        self,
+        latents: torch.Tensor,
+        actions: torch.Tensor,
+        states: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Denoising score matching on the future frames of windows, plus the state head's error.
+
+        latents: normalized (B, C, T, h, w); actions: (B, T-1, k, A); states: normalized (B, T, S) or None.
+        """
+        b, _, t = latents.shape[:3]
+        edm, device = self.config.edm, latents.device
+        # Per sample: 1 .. T-1 conditioning frames, a noise level for the rest, one for the context.
+        n_cond = torch.randint(1, t, (b,), generator=generator).to(device)
+        condition_mask = torch.arange(t, device=device)[None] < n_cond[:, None]  # (B, T)
+        sigma_gen = sample_training_sigma((b,), edm, generator).to(device)
+        sigma_cond = sample_condition_sigma((b,), edm, generator).to(device)
+        sigma = torch.where(condition_mask, sigma_cond[:, None], sigma_gen[:, None])  # (B, T)
+        noise = torch.randn(latents.shape, generator=generator).to(device, latents.dtype)
+        noisy = latents + expand_frames(sigma, latents) * noise
+        keep = torch.rand(b, generator=generator).to(device) >= self.config.action_dropout
+        denoised = self.denoise(noisy, sigma, condition_mask, latents, actions, keep)
+
+        weight = loss_weight(sigma, edm.sigma_data) * (~condition_mask)  # (B, T): future frames only
+        per_frame = (denoised.float() - latents.float()).square().mean(dim=(1, 3, 4))  # (B, T)
+        diffusion = (weight * per_frame).sum() / (~condition_mask).sum()
+        metrics = {"diffusion_loss": float(diffusion.detach())}
+        loss = diffusion
+        if states is not None:
+            state_loss = F.mse_loss(self.state_head(latents).float(), states.float())
+            metrics["state_loss"] = float(state_loss.detach())
+            loss = loss + state_loss
+        metrics["loss"] = float(loss.detach())
+        return loss, metrics
+
+    # ---- sampling ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample_next(
+        self,
+        context: torch.Tensor,
+        actions: torch.Tensor,
+        generator: torch.Generator,
+        sampler: SamplerConfig = SamplerConfig(),
+    ) -> torch.Tensor:
+        """The next latent frame (B, C, 1, h, w) after ``context`` (B, C, Tc, h, w), Tc < window.
+
+        actions: (B, Tc, k, A): the intervals leading to context frames 1 .. Tc-1 and to the new frame.
+        """
+        b, c, tc, h, w = context.shape
+        edm, device = self.config.edm, context.device
+        window = tc + 1
+        condition_mask = torch.zeros(b, window, dtype=torch.bool, device=device)
+        condition_mask[:, :tc] = True
+        aug = torch.randn(context.shape, generator=generator).to(device, context.dtype)
+        clean = torch.cat([context, context.new_zeros(b, c, 1, h, w)], dim=2)
+        condition = clean.clone()
+        condition_input = torch.cat(
+            [context + edm.condition_sigma * aug, context.new_zeros(b, c, 1, h, w)], dim=2
+        )
+        cond_sigma = max(edm.condition_sigma, edm.sigma_min)
+        keep_all = torch.ones(b, dtype=torch.bool, device=device)
+
+        def denoise_new(x_new: torch.Tensor, sigma: float) -> torch.Tensor:
+            noisy = torch.cat([condition_input[:, :, :tc], x_new], dim=2)
+            sigmas = torch.full((b, window), cond_sigma, device=device)
+            sigmas[:, tc] = sigma
+            if sampler.guidance == 1.0:
+                return self.denoise(noisy, sigmas, condition_mask, condition, actions)[:, :, tc:]
+            both = self.denoise(
+                torch.cat([noisy, noisy]),
+                torch.cat([sigmas, sigmas]),
+                torch.cat([condition_mask, condition_mask]),
+                torch.cat([condition, condition]),
+                torch.cat([actions, actions]),
+                torch.cat([keep_all, ~keep_all]),
+            )[:, :, tc:]
+            cond, uncond = both.chunk(2)
+            return uncond + sampler.guidance * (cond - uncond)
+
+        sigmas = karras_sigmas(sampler.steps, edm.sigma_min, edm.sigma_max, edm.rho)
+        noise = torch.randn((b, c, 1, h, w), generator=generator).to(device, context.dtype)
+        return heun_sample(denoise_new, noise, sigmas)

@@ -1,0 +1,145 @@
+"""``DiffusionWorldModel``: the ``WorldModel`` API (cosmos_sim/world_models/base.py) over a continuous
+tokenizer and a trained ``LatentDiffusionModel``.
+
+Frames go through the frozen tokenizer once (``encode``); after that everything stays in normalized
+latent space: ``step`` samples one latent frame from the last ``window - 1`` frames and the actions,
+``rollout`` repeats it over a horizon (a sliding context window), and only ``decode`` returns to
+pixels. The state keeps the whole latent history from the first encoded frame, because the causal
+tokenizer decodes a latent sequence from its start (latent frame 0 is one video frame, the rest k).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from cosmos_sim.frames import frames_to_model, model_to_frames
+from cosmos_sim.tokenizers import CausalVideoTokenizer
+from cosmos_sim.world_models.base import LatentState
+from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
+
+
+class DiffusionWorldModel:
+    """Action-conditioned latent video prediction with a diffusion transformer (Cosmos Video2World)."""
+
+    def __init__(
+        self,
+        model: LatentDiffusionModel,
+        tokenizer: CausalVideoTokenizer,
+        *,
+        sampler: SamplerConfig = CONTROL_SAMPLER,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        config, tok = model.config, tokenizer.config
+        if tok.kind != "CV":
+            raise ValueError(
+                f"DiffusionWorldModel needs a continuous (CV) tokenizer, got {tok.name}; the diffusion "
+                f"model denoises continuous latents"
+            )
+        expected = (tok.latent_dim, tok.temporal_compression)
+        if (config.latent_channels, config.actions_per_latent) != expected:
+            raise ValueError(
+                f"DiffusionWorldModel: the model expects {config.latent_channels} latent channels and "
+                f"{config.actions_per_latent} frames per latent, tokenizer {tok.name} gives "
+                f"{expected[0]} and {expected[1]}"
+            )
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer.to(device).eval()
+        self.sampler = sampler
+        self.device = torch.device(device)
+        self.actions_per_step = config.actions_per_latent
+        self.action_dim = config.action_dim
+
+    @property
+    def config(self):
+        return self.model.config
+
+    # ---- checks -----------------------------------------------------------------------------------
+
+    def _check_actions(self, actions: torch.Tensor, leading: tuple[int, ...], what: str) -> torch.Tensor:
+        actions = torch.as_tensor(actions, dtype=torch.float32, device=self.device)
+        expected = (*leading, self.actions_per_step, self.action_dim)
+        if tuple(actions.shape) != expected:
+            raise ValueError(
+                f"{what}: actions must have shape {expected} (batch, [steps,] k={self.actions_per_step} "
+                f"actions per latent step, A={self.action_dim}), got {tuple(actions.shape)}"
+            )
+        if not torch.isfinite(actions).all():
+            raise ValueError(f"{what}: actions contain NaN or inf")
+        return actions
+
+    # ---- the WorldModel API -----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode(self, frames, actions=None) -> LatentState:
+        """uint8 frames (B, 1 + k*n, H, W, 3) and float actions (B, k*n, A) (None when n = 0) -> state."""
+        frames = torch.as_tensor(np.asarray(frames) if not isinstance(frames, torch.Tensor) else frames)
+        if frames.ndim != 5 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
+            raise ValueError(
+                f"DiffusionWorldModel.encode: frames must be uint8 (B, T, H, W, 3), got "
+                f"{frames.dtype} {tuple(frames.shape)}"
+            )
+        b, t, h, w, _ = frames.shape
+        tok, k = self.tokenizer.config, self.actions_per_step
+        expected_hw = tuple(s * tok.spatial_compression for s in self.config.latent_size)
+        if (h, w) != expected_hw:
+            raise ValueError(
+                f"DiffusionWorldModel.encode: frames are {h}x{w}, the model was trained on {expected_hw[0]}x{expected_hw[1]}"
+            )
+        if (t - 1) % k:
+            raise ValueError(f"DiffusionWorldModel.encode: the frame count must be 1 + {k}*n, got {t}")
+        n = (t - 1) // k
+        if n and actions is None:
+            raise ValueError(
+                f"DiffusionWorldModel.encode: {t} frames need the {t - 1} actions between them, got None"
+            )
+        interval_actions = (
+            self._check_actions(
+                torch.as_tensor(actions).reshape(b, n, k, -1) if n else actions, (b, n), "encode"
+            )
+            if n
+            else torch.zeros(b, 0, k, self.action_dim, device=self.device)
+        )
+        latents = self.tokenizer.encode(frames_to_model(frames, device=self.device))
+        return LatentState(self.model.normalize_latents(latents), interval_actions)
+
+    @torch.no_grad()
+    def step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
+        """One latent frame (k video frames) further, driven by float actions (B, k, A)."""
+        actions = self._check_actions(actions, (state.batch,), "step")
+        context_frames = min(state.frames, self.config.window - 1)
+        context = state.latents[:, :, -context_frames:]
+        window_actions = torch.cat(
+            [state.actions[:, state.frames - context_frames :], actions[:, None]], dim=1
+        )
+        new = self.model.sample_next(context, window_actions, generator, self.sampler)
+        return LatentState(
+            torch.cat([state.latents, new], dim=2), torch.cat([state.actions, actions[:, None]], dim=1)
+        )
+
+    @torch.no_grad()
+    def rollout(
+        self, state: LatentState, action_seqs: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Predicted normalized latents (B, C, H, h, w) for float actions (B, H, k, A)."""
+        action_seqs = torch.as_tensor(action_seqs, dtype=torch.float32)
+        if action_seqs.ndim != 4:
+            raise ValueError(
+                f"rollout: action_seqs must be (B, H, k, A), got shape {tuple(action_seqs.shape)}"
+            )
+        action_seqs = self._check_actions(action_seqs, (state.batch, action_seqs.shape[1]), "rollout")
+        start = state.frames
+        for i in range(action_seqs.shape[1]):
+            state = self.step(state, action_seqs[:, i], generator)
+        return state.latents[:, :, start:]
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Normalized latents (B, C, T, h, w), from an episode's first latent frame -> uint8 (B, 1 + k*(T-1), H, W, 3)."""
+        frames = self.tokenizer.decode(self.model.denormalize_latents(latents.to(self.device)))
+        return model_to_frames(frames.clamp(-1, 1)).cpu().numpy()
+
+    @torch.no_grad()
+    def predict_state(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalized latents (B, C, T, h, w) -> the task state (B, T, S) at each latent frame."""
+        return self.model.predict_state(latents.to(self.device))

@@ -1,0 +1,242 @@
+"""The diffusion world model on tiny configs: shapes, EDM identities, sampler, Video2World conditioning."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cosmos_sim.nn.rope import RotaryEmbedding3D, apply_rotary
+from cosmos_sim.tokenizers import build_tokenizer, preset
+from cosmos_sim.world_models import LatentState, WorldModel
+from cosmos_sim.world_models.diffusion import (
+    DiffusionWorldModel,
+    DiffusionWorldModelConfig,
+    EDMConfig,
+    LatentDiffusionModel,
+    SamplerConfig,
+)
+from cosmos_sim.world_models.diffusion.edm import loss_weight, preconditioning
+from cosmos_sim.world_models.diffusion.sampler import heun_sample, karras_sigmas
+
+TINY = dict(
+    latent_channels=4, latent_size=(4, 4), dim=32, depth=2, heads=2, adaln_rank=8, window=3, state_dim=3
+)
+
+
+def tiny_model(**overrides) -> LatentDiffusionModel:
+    torch.manual_seed(0)
+    return LatentDiffusionModel(DiffusionWorldModelConfig(**{**TINY, **overrides})).eval()
+
+
+def batch(model: LatentDiffusionModel, b: int = 3, t: int = 3, seed: int = 0):
+    c = model.config
+    g = torch.Generator().manual_seed(seed)
+    latents = torch.randn(b, c.latent_channels, t, *c.latent_size, generator=g) * 0.5
+    actions = torch.rand(b, t - 1, c.actions_per_latent, c.action_dim, generator=g) * 2 - 1
+    states = torch.randn(b, t, c.state_dim, generator=g)
+    return latents, actions, states
+
+
+def test_edm_preconditioning_identities():
+    sigma_data = 0.5
+    sigma = torch.logspace(-3, 2, 50, dtype=torch.float64)
+    c_skip, c_out, c_in, c_noise = preconditioning(sigma, sigma_data)
+    # F's input has unit variance for data of std sigma_data: Var(c_in * (y + sigma n)) = 1.
+    torch.testing.assert_close(c_in**2 * (sigma_data**2 + sigma**2), torch.ones_like(sigma))
+    # F's target (y - c_skip x) / c_out has unit variance too (Karras et al., Eq. 8 and App. B.6).
+    target_var = ((1 - c_skip) ** 2 * sigma_data**2 + c_skip**2 * sigma**2) / c_out**2
+    torch.testing.assert_close(target_var, torch.ones_like(sigma))
+    # The loss weight cancels c_out^2, and the ends behave: identity at no noise, F alone at high noise.
+    torch.testing.assert_close(loss_weight(sigma, sigma_data) * c_out**2, torch.ones_like(sigma))
+    assert c_skip[0] > 0.9999 and c_out[0] < 0.0021 and c_skip[-1] < 1e-4
+    torch.testing.assert_close(c_noise, sigma.log() / 4)
+
+
+def test_heun_sampler_converges_to_the_gaussian_probability_flow_at_second_order():
+    # For data ~ N(0, s^2) the ideal denoiser is s^2 / (s^2 + sigma^2) x, and the ODE maps noise
+    # n * sigma_max to n * s * sigma_max / sqrt(sigma_max^2 + s^2) exactly.
+    s, edm = 0.5, EDMConfig()
+    noise = torch.randn(100, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    exact = noise * s * edm.sigma_max / math.sqrt(edm.sigma_max**2 + s**2)
+    errors = []
+    for steps in (32, 128):
+        sigmas = karras_sigmas(steps, edm.sigma_min, edm.sigma_max, edm.rho)
+        assert sigmas[0] == edm.sigma_max and sigmas[-1] == 0 and torch.all(sigmas[1:] < sigmas[:-1])
+        out = heun_sample(lambda x, sigma: s**2 / (s**2 + sigma**2) * x, noise, sigmas)
+        errors.append(((out - exact).abs() / exact.abs()).max().item())
+    # Second order: 4x the steps, about 16x less error (measured: 1.6e-2 -> 8.6e-4).
+    assert errors[1] < 1e-3 and errors[0] / errors[1] > 10
+
+
+def test_rope_scores_depend_on_relative_positions_only():
+    rope = RotaryEmbedding3D(12)
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 1, 2 * 3 * 3, 12, generator=g), torch.randn(1, 1, 2 * 3 * 3, 12, generator=g)
+    cos, sin = rope((2, 3, 3))
+    cos2, sin2 = rope((2, 3, 3), t_offset=5)
+    scores = apply_rotary(q, cos, sin) @ apply_rotary(k, cos, sin).transpose(-1, -2)
+    shifted = apply_rotary(q, cos2, sin2) @ apply_rotary(k, cos2, sin2).transpose(-1, -2)
+    torch.testing.assert_close(scores, shifted, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(apply_rotary(q, cos, sin), apply_rotary(q, cos2, sin2))
+
+
+def test_denoiser_overwrites_the_condition_frames_and_keeps_shapes():
+    model = tiny_model()
+    latents, actions, _ = batch(model)
+    noisy = latents + torch.randn_like(latents)
+    sigma = torch.full((3, 3), 1.0)
+    mask = torch.tensor([[True, False, False], [True, True, False], [True, True, False]])
+    with torch.no_grad():
+        out = model.denoise(noisy, sigma, mask, latents, actions)
+    assert out.shape == latents.shape
+    for i in range(3):
+        frames = mask[i]
+        assert torch.equal(out[i][:, frames], latents[i][:, frames])
+        assert not torch.equal(out[i][:, ~frames], latents[i][:, ~frames])
+
+
+def test_forward_does_not_modify_its_inputs():
+    model = tiny_model()
+    latents, actions, states = batch(model)
+    copies = [latents.clone(), actions.clone(), states.clone()]
+    model.training_loss(latents, actions, states, torch.Generator().manual_seed(0))
+    for before, after in zip(copies, (latents, actions, states), strict=True):
+        assert torch.equal(before, after)
+
+
+def test_actions_change_the_prediction_and_guidance_uses_them():
+    model = tiny_model()
+    # Random weights everywhere, so the (otherwise zero-initialized) outputs respond to their inputs.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    latents, actions, _ = batch(model, t=3)
+
+    def run(a, sampler):
+        return model.sample_next(latents[:, :, :2], a, torch.Generator().manual_seed(1), sampler)
+
+    base = run(actions, SamplerConfig(steps=2))
+    assert not torch.allclose(base, run(-actions, SamplerConfig(steps=2)))
+    assert not torch.allclose(base, run(actions, SamplerConfig(steps=2, guidance=2.0)))
+
+
+def test_sampling_is_deterministic_under_a_seed():
+    model = tiny_model()
+    latents, actions, _ = batch(model)
+
+    def sample(seed):
+        return model.sample_next(latents[:, :, :2], actions, torch.Generator().manual_seed(seed))
+
+    assert torch.equal(sample(3), sample(3))
+    assert not torch.equal(sample(3), sample(4))
+
+
+def test_tiny_model_overfits_one_batch():
+    torch.manual_seed(0)
+    model = LatentDiffusionModel(DiffusionWorldModelConfig(**TINY)).train()
+    latents, actions, states = batch(model, b=4)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+
+    def eval_loss() -> float:  # fixed noise, so the numbers compare
+        with torch.no_grad():
+            return model.training_loss(latents, actions, states, torch.Generator().manual_seed(123))[1][
+                "loss"
+            ]
+
+    start = eval_loss()
+    for _ in range(150):
+        loss, _ = model.training_loss(latents, actions, states, g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert eval_loss() < 0.5 * start
+
+
+@pytest.fixture(scope="module")
+def world_model():
+    torch.manual_seed(0)
+    tokenizer = build_tokenizer(
+        preset(
+            "CV4x8x8",
+            channels=8,
+            channels_mult=(1, 2),
+            num_res_blocks=1,
+            attn_resolutions=(),
+            latent_channels=4,
+        )
+    )
+    model = LatentDiffusionModel(DiffusionWorldModelConfig(**TINY))
+    return DiffusionWorldModel(model, tokenizer, sampler=SamplerConfig(steps=2))
+
+
+def test_world_model_api_shapes(world_model):
+    assert isinstance(world_model, WorldModel)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (2, 5, 32, 32, 3), dtype=np.uint8)
+    actions = rng.uniform(-1, 1, (2, 4, 2)).astype(np.float32)
+    state = world_model.encode(frames, actions)
+    assert isinstance(state, LatentState) and state.latents.shape == (2, 4, 2, 4, 4)
+    assert state.actions.shape == (2, 1, 4, 2)
+    g = torch.Generator().manual_seed(0)
+    predicted = world_model.rollout(state, torch.zeros(2, 3, 4, 2), g)
+    assert predicted.shape == (2, 4, 3, 4, 4)  # window 3 slides over 5 latent frames
+    video = world_model.decode(torch.cat([state.latents, predicted], dim=2))
+    assert video.shape == (2, 1 + 4 * 4, 32, 32, 3) and video.dtype == np.uint8
+    assert world_model.predict_state(predicted).shape == (2, 3, 3)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda wm, s: wm.step(s, torch.zeros(2, 4, 3), torch.Generator()),
+            r"actions must have shape \(2, 4, 2\)",
+        ),
+        (lambda wm, s: wm.step(s, torch.zeros(2, 3, 2), torch.Generator()), r"actions must have shape"),
+        (lambda wm, s: wm.step(s, torch.full((2, 4, 2), float("nan")), torch.Generator()), "NaN"),
+        (lambda wm, s: wm.rollout(s, torch.zeros(2, 4, 2), torch.Generator()), r"\(B, H, k, A\)"),
+        (
+            lambda wm, s: wm.encode(np.zeros((2, 5, 64, 64, 3), np.uint8), np.zeros((2, 4, 2))),
+            "trained on 32x32",
+        ),
+        (lambda wm, s: wm.encode(np.zeros((2, 4, 32, 32, 3), np.uint8)), r"1 \+ 4\*n"),
+        (lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.uint8)), "need the 4 actions"),
+        (lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.float32), np.zeros((2, 4, 2))), "uint8"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(world_model, call, message):
+    state = world_model.encode(np.zeros((2, 1, 32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match=message):
+        call(world_model, state)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (dict(patch=(2, 2, 2)), "patch must be"),
+        (dict(latent_size=(5, 4)), "must divide by the patch"),
+        (dict(dim=30, heads=4), "even head dimension"),
+        (dict(window=1), "window must be >= 2"),
+        (dict(edm=dict(sigma_min=1.0, sigma_max=0.5)), "sigma_min"),
+    ],
+)
+def test_bad_configs_are_clear_errors(fields, message):
+    with pytest.raises(ValueError, match=message):
+        DiffusionWorldModelConfig(**{**TINY, **fields})
+
+
+def test_unknown_config_keys_are_named():
+    with pytest.raises(ValueError, match=r"unknown fields \['depht'\]"):
+        DiffusionWorldModelConfig.from_dict({**TINY, "depht": 3})
+
+
+def test_a_discrete_tokenizer_is_refused():
+    tokenizer = build_tokenizer(
+        preset("DV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    )
+    with pytest.raises(ValueError, match="continuous"):
+        DiffusionWorldModel(tiny_model(), tokenizer)
