@@ -27,8 +27,11 @@ TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name cv4x8x8
   cosmos-sim train tokenizer --config-name dv4x8x8 max_minutes=30 threads=1
   cosmos-sim train tokenizer --config-name tiny out=/tmp/tok data.root=/tmp/tok_data
-Configs: cosmos_sim/configs/tokenizer/*.yaml; key=value overrides follow Hydra's syntax.
-Re-running a killed command resumes from the run folder's train_state.pt."""
+  cosmos-sim train wfm +experiment=pushblock
+  cosmos-sim train wfm +experiment=tiny out=/tmp/wfm data.root=/tmp/wfm_data
+  torchrun --nproc_per_node 2 -m cosmos_sim.cli train wfm +experiment=pushblock parallel=fsdp2
+Configs: cosmos_sim/configs/{tokenizer,wfm}/; key=value overrides follow Hydra's syntax.
+Re-running a killed command resumes from the run folder's last checkpoint."""
 
 DEMO_EXAMPLES = """examples:
   cosmos-sim demo
@@ -82,9 +85,14 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    if args.model == "wfm":
+        from cosmos_sim.training.wfm import load_wfm_config, train_wfm
+
+        print(train_wfm(load_wfm_config(args.overrides, args.config_name or "train")))
+        return 0
     from cosmos_sim.training.tokenizer import load_train_config, train_tokenizer
 
-    config = load_train_config(args.config_name, args.overrides)
+    config = load_train_config(args.config_name or "cv4x8x8", args.overrides)
     print(train_tokenizer(config))
     return 0
 
@@ -148,8 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("model", choices=["tokenizer"], help="what to train")
-    train.add_argument("--config-name", default="cv4x8x8", help="recipe in cosmos_sim/configs/<model>/")
+    train.add_argument("model", choices=["tokenizer", "wfm"], help="what to train")
+    train.add_argument(
+        "--config-name",
+        default=None,
+        help="recipe in cosmos_sim/configs/<model>/ (default: cv4x8x8 for tokenizer, train for wfm)",
+    )
     train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. max_minutes=10 model.channels=32")
     train.set_defaults(run=_run_train)
 

@@ -43,7 +43,7 @@ PUBLISHED_BUFFER_KEYS = frozenset(
 
 
 def load_state_dict_strict(
-    model: CausalVideoTokenizer, state_dict: Mapping[str, torch.Tensor], source: str
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str
 ) -> None:
     """``model.load_state_dict(strict=True)`` with an error that says which keys and shapes differ."""
     expected = model.state_dict()
@@ -55,7 +55,12 @@ def load_state_dict_strict(
         if key in state_dict and tuple(state_dict[key].shape) != tuple(expected[key].shape)
     ]
     if missing or unexpected or wrong:
-        lines = [f"{source} does not match a {model.config.name} tokenizer with config {model.config}:"]
+        what = (
+            f"{model.config.name} tokenizer"
+            if isinstance(model, CausalVideoTokenizer)
+            else type(model).__name__
+        )
+        lines = [f"{source} does not match a {what} with config {model.config}:"]
         for label, keys in (
             ("missing keys", missing),
             ("unexpected keys", unexpected),

@@ -1,8 +1,12 @@
-"""Process-group setup for ``torchrun``: one process per device, gradients all-reduced by DDP.
+"""Process-group setup for ``torchrun``: one process per device, and the data-parallel wrappers.
 
 Without ``torchrun`` (no ``WORLD_SIZE`` in the environment) training runs in one process. Under
 ``torchrun --nproc_per_node N`` each rank joins the group (NCCL on GPUs, gloo on CPU), trains on its own
-random batches, and only rank 0 writes files.
+random batches, and only rank 0 writes files. ``strategy="ddp"`` replicates the model and all-reduces
+gradients; ``strategy="fsdp2"`` shards parameters, gradients and optimizer state across ranks with
+``torch.distributed.fsdp.fully_shard`` (per child block, then the root), for models too big to
+replicate. Checkpoints always hold full (unsharded) state dicts, so a run may resume under another
+strategy or process count.
 """
 
 from __future__ import annotations
@@ -45,12 +49,77 @@ def setup_distributed(device: str = "auto") -> DistributedContext:
     return DistributedContext(rank=rank, world_size=world_size, device=chosen)
 
 
-def wrap_for_training(model: nn.Module, context: DistributedContext) -> nn.Module:
-    """DDP around ``model`` when several processes train it; the model itself otherwise."""
+STRATEGIES = ("ddp", "fsdp2")
+
+
+def wrap_for_training(
+    model: nn.Module, context: DistributedContext, strategy: str = "ddp", shard: list[nn.Module] | None = None
+) -> nn.Module:
+    """The module to call in training: ``model`` itself in one process, else DDP around it or the
+    model sharded in place by FSDP2 (``shard``: the blocks to shard separately, e.g. transformer blocks)."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown data-parallel strategy {strategy!r}; choose one of {STRATEGIES}")
     if context.world_size == 1:
+        return model
+    if strategy == "fsdp2":
+        from torch.distributed.fsdp import fully_shard
+
+        for block in shard or []:
+            fully_shard(block)
+        fully_shard(model)
         return model
     device_ids = [context.device.index] if context.device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)
+
+
+def full_state(model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> tuple[dict, dict | None]:
+    """Unsharded model (and optimizer) state dicts on CPU, whatever wraps the model; every rank must call."""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    model_state = get_model_state_dict(model, options=options)
+    optim_state = (
+        get_optimizer_state_dict(model, optimizer, options=options) if optimizer is not None else None
+    )
+    return model_state, optim_state
+
+
+def load_full_state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, model_state: dict, optim_state: dict
+) -> None:
+    """Load full state dicts (from ``full_state``) into a possibly sharded model and its optimizer."""
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    options = StateDictOptions(full_state_dict=True, strict=True)
+    set_model_state_dict(model, model_state, options=options)
+    set_optimizer_state_dict(model, optimizer, optim_state, options=options)
+
+
+def agreed_max(value: float, context: DistributedContext) -> float:
+    """The largest ``value`` over all ranks, so that time-based decisions (stop, save) are the same on
+    every rank; a rank that stopped alone would leave the others waiting in a collective forever."""
+    if context.world_size == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return float(tensor.item())
+
+
+def mean_over_ranks(values: dict[str, float], context: DistributedContext) -> dict[str, float]:
+    """Metrics averaged over ranks (each rank's batch is a part of the global batch)."""
+    if context.world_size == 1 or not values:
+        return values
+    tensor = torch.tensor(list(values.values()), dtype=torch.float64, device=context.device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return dict(zip(values, (tensor / context.world_size).tolist(), strict=True))
 
 
 def teardown_distributed() -> None:

@@ -30,7 +30,12 @@ from cosmos_sim.tokenizers.checkpoint import save_tokenizer
 from cosmos_sim.tokenizers.config import TokenizerConfig
 from cosmos_sim.tokenizers.losses import ReconstructionLoss, ReconstructionLossConfig
 from cosmos_sim.tokenizers.tokenizer import CausalVideoTokenizer, build_tokenizer
-from cosmos_sim.training.distributed import setup_distributed, teardown_distributed, wrap_for_training
+from cosmos_sim.training.distributed import (
+    agreed_max,
+    setup_distributed,
+    teardown_distributed,
+    wrap_for_training,
+)
 from cosmos_sim.training.state import load_training_state, save_training_state, warmup_cosine
 
 logger = logging.getLogger(__name__)
@@ -253,7 +258,7 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
             )
         optimizer.step()
         step += 1
-        elapsed += time.monotonic() - tick
+        elapsed = agreed_max(elapsed + time.monotonic() - tick, context)
         bar.update(1)
 
         if context.is_main and (

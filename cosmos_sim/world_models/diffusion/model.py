@@ -159,7 +159,9 @@ class LatentDiffusionModel(nn.Module):
         b, _, t = latents.shape[:3]
         edm, device = self.config.edm, latents.device
         # Per sample: 1 .. T-1 conditioning frames, a noise level for the rest, one for the context.
-        n_cond = torch.randint(1, t, (b,), generator=generator).to(device)
+        # A 1-frame window (an image batch) has no context: the model learns to generate a first frame.
+        n_cond = torch.randint(1, t, (b,), generator=generator) if t > 1 else torch.zeros(b, dtype=torch.long)
+        n_cond = n_cond.to(device)
         condition_mask = torch.arange(t, device=device)[None] < n_cond[:, None]  # (B, T)
         sigma_gen = sample_training_sigma((b,), edm, generator).to(device)
         sigma_cond = sample_condition_sigma((b,), edm, generator).to(device)
@@ -171,7 +173,7 @@ class LatentDiffusionModel(nn.Module):
 
         weight = loss_weight(sigma, edm.sigma_data) * (~condition_mask)  # (B, T): future frames only
         per_frame = (denoised.float() - latents.float()).square().mean(dim=(1, 3, 4))  # (B, T)
-        diffusion = (weight * per_frame).sum() / (~condition_mask).sum()
+        diffusion = (weight * per_frame).sum() / (~condition_mask).sum().clamp_min(1)
         metrics = {"diffusion_loss": float(diffusion.detach())}
         loss = diffusion
         if states is not None:
@@ -180,6 +182,16 @@ class LatentDiffusionModel(nn.Module):
             loss = loss + state_loss
         metrics["loss"] = float(loss.detach())
         return loss, metrics
+
+    def forward(
+        self,
+        latents: torch.Tensor,
+        actions: torch.Tensor,
+        states: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss (``training_loss``), as ``forward`` so DDP and FSDP2 wrappers see the call."""
+        return self.training_loss(latents, actions, states, generator)
 
     # ---- sampling ---------------------------------------------------------------------------------
 

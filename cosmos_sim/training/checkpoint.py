@@ -1,0 +1,113 @@
+"""Run checkpoints that survive a kill at any moment: model (and EMA) weights in safetensors, and the
+optimizer, step, elapsed time and RNG states beside them, in a folder that becomes visible only when
+complete.
+
+Layout of a run folder ``out``::
+
+    out/checkpoints/step-000500/{model.safetensors, ema.safetensors, trainer.pt}
+    out/checkpoints/latest          # the name of the newest complete checkpoint, replaced atomically
+
+A checkpoint is written into ``step-XXXXXX.tmp`` and renamed once every file is flushed; then
+``latest`` is rewritten through a temporary file and ``os.replace``. A kill before the rename leaves
+the previous checkpoint as ``latest``; older checkpoints beyond ``keep`` are deleted afterwards.
+``trainer.pt`` is ours and read with ``torch.load(weights_only=True)`` (tensors and plain containers).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+
+
+def _rng_state() -> dict[str, Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": list(random.getstate()),
+    }
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+def _contiguous(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in state.items()}
+
+
+def save_checkpoint(
+    out: str | Path,
+    *,
+    step: int,
+    model_state: dict[str, torch.Tensor],
+    ema_state: dict | None,
+    optimizer_state: dict,
+    trainer: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Write checkpoint ``step`` of the run in ``out`` and make it the latest; return its folder."""
+    root = Path(out) / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{step:06d}"
+    tmp = root / f"step-{step:06d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_file(_contiguous(model_state), str(tmp / "model.safetensors"))
+    extra = {}
+    if ema_state is not None:
+        save_file(_contiguous(ema_state["shadow"]), str(tmp / "ema.safetensors"))
+        extra["ema"] = {"decay": ema_state["decay"], "updates": ema_state["updates"]}
+    torch.save(
+        {"step": step, "optimizer": optimizer_state, "rng": _rng_state(), "trainer": trainer, **extra},
+        tmp / "trainer.pt",
+    )
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    pointer = root / (LATEST + ".tmp")
+    pointer.write_text(final.name + "\n")
+    os.replace(pointer, root / LATEST)
+    for old in sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(out: str | Path) -> Path | None:
+    """The newest complete checkpoint of the run in ``out``, or None."""
+    pointer = Path(out) / CHECKPOINTS / LATEST
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text().strip()
+    if not (folder / "trainer.pt").is_file():
+        raise ValueError(
+            f"{pointer} names {folder.name}, which is incomplete; delete {pointer.parent} to start over"
+        )
+    return folder
+
+
+def load_checkpoint(folder: str | Path) -> dict[str, Any]:
+    """Everything ``save_checkpoint`` wrote: model/ema state dicts, optimizer, step, trainer info; RNG restored."""
+    folder = Path(folder)
+    try:
+        state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+        state["model"] = load_file(str(folder / "model.safetensors"))
+        if (folder / "ema.safetensors").is_file():
+            state["ema"] = {**state.get("ema", {}), "shadow": load_file(str(folder / "ema.safetensors"))}
+    except (OSError, RuntimeError, KeyError, ValueError) as error:
+        raise ValueError(f"cannot read checkpoint {folder}: {error}") from error
+    _restore_rng(state["rng"])
+    return state

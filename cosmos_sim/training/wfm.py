@@ -1,0 +1,497 @@
+"""``cosmos-sim train wfm``: train an action-conditioned diffusion world model in a frozen tokenizer's
+latent space.
+
+1. The recipe's episodes are recorded if missing (``cosmos_sim.data.scenes``), then encoded once with
+   the frozen tokenizer into a latent cache (``LatentEpisodes``), keyed by the tokenizer's weights.
+2. Each step samples windows of latent frames with the actions between them and the task state at
+   each frame (plus, optionally, single latent frames: the joint image batch) and takes one AdamW step
+   on the EDM loss of ``LatentDiffusionModel`` plus its state head's error. ``stages`` lengthen the
+   windows as training progresses (short windows first: cheap steps while the model learns frames).
+3. Under ``torchrun`` the model is wrapped by DDP or sharded by FSDP2 (``parallel``); every rank draws
+   its own batches from (seed, rank, step), so a resumed run draws what the killed one would have.
+4. An EMA of the weights is kept; checkpoints (``cosmos_sim.training.checkpoint``) hold weights, EMA,
+   optimizer, step, elapsed time and RNG; metrics go to ``metrics.jsonl`` and TensorBoard, with a
+   sample video (truth | prediction) every ``sample_every_minutes``.
+5. The EMA weights are exported to ``out/model`` (``save_world_model``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from cosmos_sim.data.lerobot import EpisodeDataset
+from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
+from cosmos_sim.frames import frames_to_model
+from cosmos_sim.tokenizers.checkpoint import load_tokenizer
+from cosmos_sim.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from cosmos_sim.training.distributed import (
+    agreed_max,
+    full_state,
+    load_full_state,
+    mean_over_ranks,
+    setup_distributed,
+    teardown_distributed,
+    wrap_for_training,
+)
+from cosmos_sim.training.ema import EMA
+from cosmos_sim.training.state import warmup_cosine
+from cosmos_sim.training.tracking import RunLogger
+from cosmos_sim.world_models.base import LatentState
+from cosmos_sim.world_models.diffusion.checkpoint import save_world_model, tokenizer_fingerprint
+from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
+from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel
+from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WFMDataConfig:
+    """Episodes, and the tokenizer that turns them into latents."""
+
+    root: str = "outputs/data/wfm"
+    """Folder of the scene datasets (``root/train/<scene>``) and the latent cache (``root/latents``)."""
+    scenes: list[SceneData] = field(default_factory=list)
+    """Scenes of the task (one env id for one world model)."""
+    tokenizer: str = "cosmos_sim/zoo/cv4x8x8"
+    """Folder of the frozen continuous tokenizer."""
+    video_key: str = "observation.image"
+    """Dataset features: frames, task state and actions."""
+    state_key: str = "observation.state"
+    action_key: str = "action"
+    workers: int = 2
+    """Processes recording missing episodes."""
+
+    def __post_init__(self) -> None:
+        self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
+        if not self.scenes:
+            raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")
+        if len({s.env_id for s in self.scenes}) != 1:
+            raise ValueError(
+                f"WFMDataConfig.scenes: one world model imitates one env, got {sorted({s.env_id for s in self.scenes})}"
+            )
+
+
+@dataclass
+class OptimizerConfig:
+    """AdamW with linear warm-up and a cosine decay."""
+
+    lr: float = 3e-4
+    """Peak learning rate."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    betas: tuple[float, float] = (0.9, 0.99)
+    """AdamW betas."""
+    warmup_steps: int = 100
+    """Linear warm-up steps."""
+    final_lr_fraction: float = 0.05
+    """Learning rate at the end of the cosine, as a fraction of ``lr``."""
+    grad_clip: float = 1.0
+    """Gradient norm clip."""
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)
+        if self.lr <= 0 or self.warmup_steps < 1 or self.grad_clip <= 0:
+            raise ValueError(
+                f"OptimizerConfig: need lr > 0, warmup_steps >= 1, grad_clip > 0; got {self.lr}, "
+                f"{self.warmup_steps}, {self.grad_clip}"
+            )
+
+
+@dataclass
+class StageConfig:
+    """A progressive stage: until ``until`` of the run (its progress in [0, 1]), windows of ``window`` frames."""
+
+    until: float
+    window: int
+
+
+@dataclass
+class WFMTrainConfig:
+    """A world-model training run."""
+
+    out: str
+    """Run folder: checkpoints, metrics.jsonl, TensorBoard events, samples, and the model in ``out/model``."""
+    model: DiffusionWorldModelConfig
+    """Architecture (``tokenizer`` and the latent sizes are filled in from the tokenizer)."""
+    data: WFMDataConfig
+    """Training data."""
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    """Optimizer and schedule."""
+    batch: int = 32
+    """Windows per step (per process)."""
+    image_batch: int = 0
+    """Single latent frames per step (the joint image batch; 0 disables it)."""
+    stages: list[StageConfig] = field(default_factory=list)
+    """Progressive windows; empty: always ``model.window``."""
+    ema_decay: float = 0.999
+    """Decay of the weights' moving average (the exported weights)."""
+    max_steps: int = 100_000
+    """Stop after this many steps..."""
+    max_minutes: float = 55.0
+    """... or after this much training time, whichever comes first."""
+    bf16: bool = True
+    """bfloat16 autocast; weights, EMA and optimizer stay float32."""
+    parallel: str = "ddp"
+    """Under torchrun: ``ddp`` (replicate) or ``fsdp2`` (shard with ``fully_shard``)."""
+    threads: int = 0
+    """CPU threads per process (0: PyTorch's default)."""
+    device: str = "auto"
+    """``auto`` (CUDA if present), ``cpu`` or ``cuda``."""
+    seed: int = 0
+    """Seed of initialization and batch sampling."""
+    save_every_minutes: float = 5.0
+    """Interval between checkpoints."""
+    log_every: int = 50
+    """Steps between metric lines."""
+    sample_every_minutes: float = 15.0
+    """Interval between sample videos (0 disables them)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = DiffusionWorldModelConfig.from_dict(self.model)
+        if isinstance(self.data, dict):
+            self.data = WFMDataConfig(**self.data)
+        if isinstance(self.optimizer, dict):
+            self.optimizer = OptimizerConfig(**self.optimizer)
+        self.stages = [s if isinstance(s, StageConfig) else StageConfig(**s) for s in self.stages]
+        for stage in self.stages:
+            if not 2 <= stage.window <= self.model.window or not 0 < stage.until <= 1:
+                raise ValueError(
+                    f"stages: each needs 2 <= window <= model.window ({self.model.window}) and 0 < until <= 1, "
+                    f"got {stage}"
+                )
+        for name in ("batch", "max_steps", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"WFMTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.image_batch < 0 or self.max_minutes <= 0 or not 0 <= self.ema_decay < 1:
+            raise ValueError(
+                f"WFMTrainConfig: need image_batch >= 0, max_minutes > 0, 0 <= ema_decay < 1; got "
+                f"{self.image_batch}, {self.max_minutes}, {self.ema_decay}"
+            )
+        if self.parallel not in ("ddp", "fsdp2"):
+            raise ValueError(f"WFMTrainConfig.parallel must be 'ddp' or 'fsdp2', got {self.parallel!r}")
+
+    def window_at(self, progress: float) -> int:
+        for stage in self.stages:
+            if progress < stage.until:
+                return stage.window
+        return self.model.window
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["model"] = self.model.to_dict()
+        return out
+
+
+class LatentEpisodes:
+    """Every training episode as tokenizer latents, the actions between latent frames and the state at
+    each, in memory; built once per (dataset, tokenizer) and cached as safetensors."""
+
+    def __init__(
+        self, latents: list[torch.Tensor], actions: list[torch.Tensor], states: list[torch.Tensor]
+    ) -> None:
+        self.latents = latents  # per episode: float (C, 1 + n, h, w)
+        self.actions = actions  # per episode: float (n, k, A)
+        self.states = states  # per episode: float (1 + n, S)
+
+    @classmethod
+    @torch.no_grad()
+    def build(
+        cls, dataset_dir: Path, tokenizer_dir: str | Path, data: WFMDataConfig, cache: Path
+    ) -> LatentEpisodes:
+        if cache.is_file():
+            return cls.load(cache)
+        tokenizer = load_tokenizer(tokenizer_dir)
+        k = tokenizer.config.temporal_compression
+        dataset = EpisodeDataset(dataset_dir)
+        missing = {data.video_key, data.state_key, data.action_key} - set(dataset.features)
+        if missing:
+            raise ValueError(
+                f"{dataset_dir}: missing features {sorted(missing)}; it has {sorted(dataset.features)}"
+            )
+        latents, actions, states = [], [], []
+        for i in tqdm(range(len(dataset)), desc=f"encoding {dataset_dir.name}", leave=False):
+            episode = dataset.load_episode(i, keys=[data.video_key, data.state_key, data.action_key])
+            n = (episode[data.video_key].shape[0] - 1) // k
+            if n < 1:
+                continue
+            frames = frames_to_model(episode[data.video_key][: 1 + k * n])
+            latents.append(tokenizer.encode(frames)[0].float())  # (C, 1 + n, h, w)
+            actions.append(torch.tensor(episode[data.action_key][: k * n]).float().unflatten(0, (n, k)))
+            states.append(torch.tensor(episode[data.state_key][::k][: 1 + n]).float())
+        if not latents:
+            raise ValueError(f"{dataset_dir}: no episode has {1 + k} frames or more")
+        result = cls(latents, actions, states)
+        result.save(cache)
+        return result
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lengths = torch.tensor([z.shape[1] for z in self.latents])
+        tensors = {
+            "lengths": lengths,
+            "latents": torch.cat(self.latents, dim=1).contiguous(),
+            "actions": torch.cat(self.actions).contiguous(),
+            "states": torch.cat(self.states).contiguous(),
+        }
+        tmp = path.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> LatentEpisodes:
+        t = load_file(str(path))
+        lengths = t["lengths"].tolist()
+        return cls(
+            list(t["latents"].split(lengths, dim=1)),
+            list(t["actions"].split([n - 1 for n in lengths])),
+            list(t["states"].split(lengths)),
+        )
+
+    def statistics(self) -> tuple[torch.Tensor, ...]:
+        """Per-channel latent mean/std and per-dimension state mean/std over every frame."""
+        z = torch.cat(self.latents, dim=1).flatten(1)  # (C, N)
+        s = torch.cat(self.states)  # (N, S)
+        return z.mean(1), z.std(1).clamp_min(1e-6), s.mean(0), s.std(0).clamp_min(1e-6)
+
+    def sample(self, count: int, window: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """``count`` windows: latents (B, C, W, h, w), actions (B, W-1, k, A), states (B, W, S)."""
+        eligible = [i for i, z in enumerate(self.latents) if z.shape[1] >= window]
+        if not eligible:
+            raise ValueError(f"no episode has {window} latent frames")
+        picks = torch.randint(len(eligible), (count,), generator=generator).tolist()
+        zs, acts, sts = [], [], []
+        for pick in picks:
+            e = eligible[pick]
+            start = int(torch.randint(self.latents[e].shape[1] - window + 1, (1,), generator=generator))
+            zs.append(self.latents[e][:, start : start + window])
+            acts.append(self.actions[e][start : start + window - 1])  # intervals into frames start+1 ..
+            sts.append(self.states[e][start : start + window])
+        return torch.stack(zs), torch.stack(acts), torch.stack(sts)
+
+
+def _episode_cache(data: WFMDataConfig, scene: SceneData, tokenizer_dir: str) -> Path:
+    return (
+        Path(data.root) / "latents" / f"{scene.name}-{tokenizer_fingerprint(tokenizer_dir)[:16]}.safetensors"
+    )
+
+
+@torch.no_grad()
+def _sample_video(
+    model: LatentDiffusionModel, tokenizer_dir: str, data: LatentEpisodes, window: int
+) -> np.ndarray:
+    """Truth | prediction, uint8 (T, H, 2W, 3): 1 context latent frame, then window - 1 predicted ones."""
+    world = DiffusionWorldModel(model, load_tokenizer(tokenizer_dir), sampler=CONTROL_SAMPLER)
+    latents, actions, _ = data.sample(1, window, torch.Generator().manual_seed(7))
+    truth = model.normalize_latents(latents)
+    start = LatentState(truth[:, :, :1], actions[:, :0])
+    predicted = world.rollout(start, actions, torch.Generator().manual_seed(0))
+    both = [world.decode(torch.cat([truth[:, :, :1], z], dim=2))[0] for z in (truth[:, :, 1:], predicted)]
+    return np.concatenate(both, axis=2)
+
+
+def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
+    """Train (or resume) the run in ``config.out``; return the folder of the exported model."""
+    context = setup_distributed(config.device)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"train wfm: out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    device, data_cfg = context.device, config.data
+    tok_cfg = load_tokenizer(data_cfg.tokenizer).config
+    if tok_cfg.kind != "CV":
+        raise ValueError(
+            f"train wfm: {data_cfg.tokenizer} is a {tok_cfg.name} tokenizer; the diffusion model needs CV"
+        )
+    model_cfg = dataclasses.replace(
+        config.model,
+        latent_channels=tok_cfg.latent_dim,
+        actions_per_latent=tok_cfg.temporal_compression,
+        tokenizer=tokenizer_fingerprint(data_cfg.tokenizer),
+        task=data_cfg.scenes[0].env_id,
+    )
+
+    scene = data_cfg.scenes[0]
+    cache = _episode_cache(data_cfg, scene, data_cfg.tokenizer)
+    if context.is_main:
+        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
+        ensure_scene_datasets(data_cfg.root, [scene], "train", workers=data_cfg.workers, progress=progress)
+        LatentEpisodes.build(
+            scene_dataset_dir(data_cfg.root, scene, "train"), data_cfg.tokenizer, data_cfg, cache
+        )
+    if context.world_size > 1:
+        torch.distributed.barrier()  # the other ranks wait for the recorded data and the latent cache
+    data = LatentEpisodes.load(cache)
+    example = data.latents[0]
+    model_cfg = dataclasses.replace(
+        model_cfg, latent_size=tuple(example.shape[2:]), action_dim=data.actions[0].shape[-1]
+    )
+    model_cfg = dataclasses.replace(model_cfg, state_dim=data.states[0].shape[-1])
+
+    model = LatentDiffusionModel(model_cfg)
+    model.set_statistics(*data.statistics())
+    model.to(device)
+    ema = EMA(model, config.ema_decay)
+    trained = wrap_for_training(model, context, config.parallel, shard=list(model.dit.blocks))
+    opt = config.optimizer
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=opt.lr, betas=opt.betas, weight_decay=opt.weight_decay
+    )
+
+    step, elapsed = 0, 0.0
+    checkpoint = latest_checkpoint(out)
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+        try:
+            load_full_state(model, optimizer, state["model"], state["optimizer"])
+            ema.load_state_dict(state["ema"])
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise ValueError(
+                f"cannot resume from {checkpoint}: {error}. It was written by another model or config; "
+                f"train into a new folder or delete {out / 'checkpoints'} to start over"
+            ) from error
+        step, elapsed = state["step"], state["trainer"]["elapsed_s"]
+        if context.is_main:
+            logger.info("resuming %s at step %d (%.1f min trained)", out, step, elapsed / 60)
+
+    run_log = RunLogger(out, enabled=context.is_main)
+    budget_s = config.max_minutes * 60
+    bar = tqdm(total=config.max_steps, initial=step, disable=not (progress and context.is_main), desc="wfm")
+    # Save and sample times are in training time (``elapsed``, the same on every rank).
+    next_save = elapsed + config.save_every_minutes * 60
+    next_sample = elapsed + config.sample_every_minutes * 60
+
+    def save() -> None:
+        model_state, optim_state = full_state(model, optimizer)  # every rank takes part (FSDP2 gathers)
+        if context.is_main:
+            save_checkpoint(
+                out,
+                step=step,
+                model_state=model_state,
+                ema_state=ema.state_dict(),
+                optimizer_state=optim_state,
+                trainer={"elapsed_s": elapsed, "world_size": context.world_size},
+            )
+
+    model.train()
+    while step < config.max_steps and elapsed < budget_s:
+        tick = time.monotonic()
+        fraction = max(step / config.max_steps, elapsed / budget_s)
+        lr = opt.lr * warmup_cosine(
+            fraction, step, warmup_steps=opt.warmup_steps, final_fraction=opt.final_lr_fraction
+        )
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = torch.Generator().manual_seed(hash((config.seed, context.rank, step)) % 2**63)
+        window = config.window_at(fraction)
+        latents, actions, states = data.sample(config.batch, window, generator)
+        batches = [(latents, actions, states)]
+        if config.image_batch:
+            batches.append(data.sample(config.image_batch, 1, generator))
+        total, metrics = 0.0, {}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            for name, (z, a, s) in zip(("video", "image"), batches, strict=False):
+                z = model.normalize_latents(z.to(device))
+                loss, parts = trained(z, a.to(device), model.normalize_states(s.to(device)), generator)
+                total = total + loss
+                metrics.update({f"{name}/{k}": v for k, v in parts.items()})
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), opt.grad_clip)
+        if not torch.isfinite(grad_norm):
+            raise RuntimeError(
+                f"train wfm: non-finite gradient at step {step}; lower the lr (now {lr:.2e}) or disable bf16. "
+                f"The last checkpoint is in {out / 'checkpoints'}"
+            )
+        optimizer.step()
+        ema.update(model)
+        step += 1
+        elapsed = agreed_max(elapsed + time.monotonic() - tick, context)
+        bar.update(1)
+
+        if step % config.log_every == 0 or step == config.max_steps or elapsed >= budget_s:
+            record = {"step": step, "minutes": round(elapsed / 60, 2), "lr": lr, "window": window}
+            record.update({k: round(v, 5) for k, v in mean_over_ranks(metrics, context).items()})
+            record["grad_norm"] = round(float(grad_norm), 4)
+            run_log.scalars(record, step)
+            bar.set_postfix(loss=f"{total.item():.4f}")
+        if elapsed >= next_save and elapsed < budget_s:
+            save()
+            next_save = elapsed + config.save_every_minutes * 60
+        if config.sample_every_minutes and elapsed >= next_sample:
+            if context.is_main:
+                video = _sample_video(ema.shadow, data_cfg.tokenizer, data, model_cfg.window)
+                run_log.video("samples/truth_vs_prediction", video, step)
+            next_sample = elapsed + config.sample_every_minutes * 60
+    bar.close()
+    save()
+
+    final = out / "model"
+    if context.is_main:
+        run_log.video(
+            "samples/truth_vs_prediction",
+            _sample_video(ema.shadow, data_cfg.tokenizer, data, model_cfg.window),
+            step,
+        )
+        metadata = {
+            "recipe": config.to_dict(),
+            "data": {
+                "scenes": [dataclasses.asdict(s) for s in data_cfg.scenes],
+                "split": "train",
+                "episodes": len(data.latents),
+            },
+            "steps": step,
+            "train_minutes": round(elapsed / 60, 2),
+            "processes": context.world_size,
+            "parallel": config.parallel,
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "num_parameters": sum(p.numel() for p in ema.shadow.parameters()),
+            "weights": "EMA",
+        }
+        save_world_model(ema.shadow.cpu(), final, tokenizer_dir=data_cfg.tokenizer, metadata=metadata)
+    run_log.close()
+    teardown_distributed()
+    return final
+
+
+CONFIG_MODULE = "cosmos_sim.configs.wfm"
+
+
+def load_wfm_config(overrides: list[str] | None = None, config_name: str = "train") -> WFMTrainConfig:
+    """Compose ``cosmos_sim/configs/wfm/train.yaml`` and its groups (data, tokenizer, model, optimizer,
+    experiment) with command-line overrides such as ``+experiment=pushblock`` or ``max_minutes=10``."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            cfg = compose(config_name=config_name, overrides=list(overrides or []))
+        data = OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException) as error:
+        raise ValueError(f"train wfm: bad config / overrides {overrides}: {error}") from error
+    data.pop("experiment", None)
+    tokenizer = data.pop("tokenizer", None)
+    if tokenizer is not None:
+        data.setdefault("data", {})["tokenizer"] = tokenizer["path"]
+    try:
+        return WFMTrainConfig(**data)
+    except TypeError as error:
+        raise ValueError(f"train wfm: {error}") from error

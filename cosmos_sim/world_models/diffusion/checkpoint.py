@@ -1,0 +1,121 @@
+"""Saving and loading diffusion world models: safetensors weights + a JSON config that names the
+tokenizer (its folder and the SHA-256 of its weights) and the task, so a model is never run on the
+latents of another tokenizer or for another task."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+import cosmos_sim
+from cosmos_sim.tokenizers.checkpoint import load_state_dict_strict, load_tokenizer
+from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
+from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
+from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
+
+FORMAT = "cosmos_sim.diffusion_world_model/1"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+PACKAGE_ROOT = Path(cosmos_sim.__file__).resolve().parent.parent
+
+
+def tokenizer_fingerprint(directory: str | Path) -> str:
+    """The SHA-256 of a saved tokenizer's weights, as its config records it."""
+    path = Path(directory) / "config.json"
+    try:
+        return json.loads(path.read_text())["weights_sha256"]
+    except (OSError, KeyError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a saved tokenizer with a weights_sha256 ({error})") from error
+
+
+def _portable(path: str | Path) -> str:
+    """A tokenizer folder as stored: relative to the repository when inside it (the zoo), else absolute."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(PACKAGE_ROOT))
+    except ValueError:
+        return str(resolved)
+
+
+def save_world_model(
+    model: LatentDiffusionModel,
+    directory: str | Path,
+    *,
+    tokenizer_dir: str | Path,
+    metadata: dict | None = None,
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` (weights and statistics) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
+    weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
+    save_file(tensors, str(weights_tmp))
+    config = {
+        "format": FORMAT,
+        "class": type(model).__name__,
+        "config": model.config.to_dict(),
+        "tokenizer_dir": _portable(tokenizer_dir),
+        "weights_sha256": hashlib.sha256(weights_tmp.read_bytes()).hexdigest(),
+        "metadata": metadata or {},
+    }
+    config_tmp.write_text(json.dumps(config, indent=2) + "\n")
+    os.replace(weights_tmp, directory / WEIGHTS_FILE)
+    os.replace(config_tmp, directory / CONFIG_FILE)
+    return directory
+
+
+def read_world_model_config(directory: str | Path) -> tuple[DiffusionWorldModelConfig, dict]:
+    """The model config and the whole JSON record of a saved world model."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no world model checkpoint at {directory}: {CONFIG_FILE} is missing")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a cosmos-sim diffusion world model (expected format {FORMAT!r})")
+    try:
+        return DiffusionWorldModelConfig.from_dict(record["config"]), record
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"{path}: bad world model config: {error}") from error
+
+
+def load_world_model(
+    directory: str | Path,
+    *,
+    tokenizer_dir: str | Path | None = None,
+    task: str | None = None,
+    sampler: SamplerConfig = CONTROL_SAMPLER,
+    device: str | torch.device = "cpu",
+) -> DiffusionWorldModel:
+    """A saved world model with its tokenizer, ready to ``encode``/``step``/``decode``.
+
+    ``tokenizer_dir`` defaults to the one the model was trained with; another tokenizer is refused
+    unless its weights are identical. ``task`` (an env id), if given, must be the model's task.
+    """
+    config, record = read_world_model_config(directory)
+    if task is not None and task != config.task:
+        raise ValueError(f"{directory}: this world model imitates {config.task}, not {task}")
+    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else Path(record["tokenizer_dir"])
+    if not tok_dir.is_absolute() and not tok_dir.exists():
+        tok_dir = PACKAGE_ROOT / tok_dir
+    if tokenizer_fingerprint(tok_dir) != config.tokenizer:
+        raise ValueError(
+            f"{directory}: the world model was trained on the latents of tokenizer {config.tokenizer[:12]}..., "
+            f"but {tok_dir} holds tokenizer {tokenizer_fingerprint(tok_dir)[:12]}...; pass the tokenizer it was "
+            f"trained with"
+        )
+    weights = Path(directory) / WEIGHTS_FILE
+    if hashlib.sha256(weights.read_bytes()).hexdigest() != record.get("weights_sha256"):
+        raise ValueError(
+            f"{weights} does not match the SHA-256 in its config: the checkpoint is torn or edited"
+        )
+    model = LatentDiffusionModel(config)
+    load_state_dict_strict(model, load_file(str(weights)), source=str(weights))
+    return DiffusionWorldModel(model, load_tokenizer(tok_dir), sampler=sampler, device=device)

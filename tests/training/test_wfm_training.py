@@ -1,0 +1,175 @@
+"""`cosmos-sim train wfm`: a tiny recipe trains, exports a loadable world model, resumes after a kill,
+and runs under torchrun with DDP and FSDP2 (2 gloo processes on CPU)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cosmos_sim.tokenizers import build_tokenizer, preset
+from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+from cosmos_sim.training.checkpoint import latest_checkpoint
+from cosmos_sim.training.tokenizer import summarize_metrics
+from cosmos_sim.training.wfm import load_wfm_config, train_wfm
+from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _save_tiny_tokenizer(path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    config = preset("CV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    return save_tokenizer(build_tokenizer(config), path)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return _save_tiny_tokenizer(tmp_path_factory.mktemp("tok") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory, tokenizer):
+    root = tmp_path_factory.mktemp("wfm_data")
+    # Record the episodes and build the latent cache once, so the runs below only train.
+    train_wfm(_config(root / "warmup", root, tokenizer, "max_steps=1"), progress=False)
+    return root
+
+
+def _overrides(out, data_root, tokenizer, *extra) -> list[str]:
+    return ["+experiment=tiny", f"out={out}", f"data.root={data_root}", f"tokenizer.path={tokenizer}", *extra]
+
+
+def _config(out, data_root, tokenizer, *extra):
+    return load_wfm_config(_overrides(out, data_root, tokenizer, *extra))
+
+
+def _steps(out) -> list[int]:
+    return [m["step"] for m in summarize_metrics(out)]
+
+
+def test_tiny_recipe_trains_exports_and_resumes(tmp_path, data_root, tokenizer):
+    out = tmp_path / "run"
+    final = train_wfm(_config(out, data_root, tokenizer, "max_steps=4"), progress=False)
+    assert _steps(out) == [2, 4]
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    world = load_world_model(final, task="cosmos_sim/PushBlock-v0")
+    meta = json.loads((final / "config.json").read_text())["metadata"]
+    assert meta["steps"] == 4 and meta["weights"] == "EMA"
+    frames = np.zeros((2, 1, 64, 64, 3), np.uint8)
+    state = world.encode(frames)
+    latents = world.rollout(state, torch.zeros(2, 3, 4, 2), torch.Generator().manual_seed(0))
+    assert latents.shape == (2, 16, 3, 8, 8)
+    assert world.decode(torch.cat([state.latents, latents], 2)).shape == (2, 13, 64, 64, 3)
+
+    train_wfm(_config(out, data_root, tokenizer, "max_steps=6"), progress=False)
+    assert _steps(out) == [2, 4, 6]
+    assert latest_checkpoint(out).name == "step-000006"
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path, data_root, tokenizer):
+    out = tmp_path / "run"
+    args = _overrides(out, data_root, tokenizer, "max_steps=100000", "save_every_minutes=0", "log_every=1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cosmos_sim.cli", "train", "wfm", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            checkpoint = latest_checkpoint(out) if (out / "checkpoints" / "latest").is_file() else None
+            if checkpoint is not None and int(checkpoint.name.split("-")[1]) >= 5:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run wrote no checkpoint in 120 s")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # mid-step, maybe mid-save
+        proc.wait()
+    resumed_from = int(latest_checkpoint(out).name.split("-")[1])
+    lines_before = len(summarize_metrics(out))
+    train_wfm(
+        _config(out, data_root, tokenizer, f"max_steps={resumed_from + 2}", "log_every=1"), progress=False
+    )
+    new_steps = _steps(out)[lines_before:]
+    assert new_steps == [resumed_from + 1, resumed_from + 2]
+
+
+def _torchrun(out, data_root, tokenizer, *extra) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "cosmos_sim.cli",
+            "train",
+            "wfm",
+            *_overrides(out, data_root, tokenizer, "threads=1", *extra),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+
+
+def test_two_process_ddp_follows_the_one_process_loss_curve(tmp_path, data_root, tokenizer):
+    # Same global batch (2 x 8 windows vs 1 x 16), different random windows: the curves agree within noise.
+    common = ("max_steps=60", "log_every=10", "optimizer.lr=3e-3", "image_batch=0")
+    _torchrun(tmp_path / "ddp", data_root, tokenizer, "batch=8", *common)
+    train_wfm(_config(tmp_path / "one", data_root, tokenizer, "batch=16", *common), progress=False)
+    curves = [
+        np.array([m["video/diffusion_loss"] for m in summarize_metrics(tmp_path / run)])
+        for run in ("ddp", "one")
+    ]
+    assert len(curves[0]) == len(curves[1]) == 6
+    for curve in curves:
+        assert curve[-2:].mean() < 0.8 * curve[0]  # both learn
+    assert abs(curves[0][-3:].mean() - curves[1][-3:].mean()) < 0.15 * curves[1][-3:].mean()
+
+
+def test_fsdp2_two_processes_train_export_and_resume_in_one(tmp_path, data_root, tokenizer):
+    out = tmp_path / "fsdp"
+    _torchrun(out, data_root, tokenizer, "parallel=fsdp2", "max_steps=4")
+    world = load_world_model(out / "model")
+    assert world.model.config.dim == 32
+    # Checkpoints hold full state dicts: one process resumes the sharded run.
+    train_wfm(_config(out, data_root, tokenizer, "max_steps=6"), progress=False)
+    assert _steps(out) == [2, 4, 6]
+
+
+def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, tokenizer):
+    final = train_wfm(_config(tmp_path / "run", data_root, tokenizer, "max_steps=1"), progress=False)
+    other = _save_tiny_tokenizer(tmp_path / "other_tok", seed=1)
+    with pytest.raises(ValueError, match="trained on the latents of tokenizer"):
+        load_world_model(final, tokenizer_dir=other)
+    with pytest.raises(ValueError, match="imitates cosmos_sim/PushBlock-v0, not cosmos_sim/CameraOrbit-v0"):
+        load_world_model(final, task="cosmos_sim/CameraOrbit-v0")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["foo=1"], "Could not override 'foo'"),
+        (["+model.depht=3"], r"unknown fields \['depht'\]"),
+        (["parallel=zero"], "parallel must be 'ddp' or 'fsdp2'"),
+        (["stages=[{until: 0.5, window: 9}]"], "2 <= window <= model.window"),
+        (["optimizer.lr=0"], "need lr > 0"),
+    ],
+)
+def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
+    with pytest.raises(ValueError, match=message):
+        _config(tmp_path / "run", tmp_path / "data", tokenizer, *extra)
