@@ -21,7 +21,8 @@ BENCH_EXAMPLES = """examples:
   cosmos-sim bench speed
   cosmos-sim bench speed --out outputs/bench/speed --quick
   cosmos-sim bench tokenizer
-  cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick"""
+  cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick
+  cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model"""
 
 TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name cv4x8x8
@@ -70,8 +71,8 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
-    if args.suite != "tokenizer" and (args.checkpoint or args.data_root):
-        raise ValueError("--checkpoint and --data-root apply to `bench tokenizer` only")
+    if args.suite == "speed" and (args.checkpoint or args.data_root):
+        raise ValueError("--checkpoint and --data-root apply to `bench tokenizer` and `bench rollout` only")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
@@ -81,6 +82,15 @@ def _run_bench(args: argparse.Namespace) -> int:
 
         data_root = args.data_root or "outputs/data/tokenizer"
         run_tokenizer_benchmark(args.checkpoint, out, data_root=data_root, quick=args.quick)
+    elif args.suite == "rollout":
+        from cosmos_sim.benchmarks.rollout import run_rollout_benchmark
+
+        if args.checkpoint and len(args.checkpoint) > 1:
+            raise ValueError("bench rollout takes one --checkpoint")
+        checkpoint = args.checkpoint[0] if args.checkpoint else None
+        run_rollout_benchmark(
+            checkpoint, out, data_root=args.data_root or "outputs/data/wfm", quick=args.quick
+        )
     return 0
 
 
@@ -136,17 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=BENCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bench.add_argument("suite", choices=["speed", "tokenizer"], help="which benchmark")
+    bench.add_argument("suite", choices=["speed", "tokenizer", "rollout"], help="which benchmark")
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     bench.add_argument(
         "--checkpoint",
         action="append",
         metavar="DIR",
-        help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8)",
+        help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8); "
+        "rollout: one saved world model (default: zoo wfm_pushblock)",
     )
     bench.add_argument(
-        "--data-root", default=None, help="tokenizer: held-out datasets (default: outputs/data/tokenizer)"
+        "--data-root",
+        default=None,
+        help="held-out datasets (default: outputs/data/tokenizer for tokenizer, outputs/data/wfm for rollout)",
     )
     bench.set_defaults(run=_run_bench)
 

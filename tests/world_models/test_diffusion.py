@@ -205,6 +205,10 @@ def test_world_model_api_shapes(world_model):
         ),
         (lambda wm, s: wm.encode(np.zeros((2, 4, 32, 32, 3), np.uint8)), r"1 \+ 4\*n"),
         (lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.uint8)), "need the 4 actions"),
+        (
+            lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.uint8), np.zeros((2, 4, 3))),
+            r"actions must have shape \(B=2, T-1=4, A=2\)",
+        ),
         (lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.float32), np.zeros((2, 4, 2))), "uint8"),
     ],
 )

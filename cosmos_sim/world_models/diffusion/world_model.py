@@ -93,13 +93,18 @@ class DiffusionWorldModel:
             raise ValueError(
                 f"DiffusionWorldModel.encode: {t} frames need the {t - 1} actions between them, got None"
             )
-        interval_actions = (
-            self._check_actions(
-                torch.as_tensor(actions).reshape(b, n, k, -1) if n else actions, (b, n), "encode"
+        if n:
+            actions = np.array(actions.cpu() if isinstance(actions, torch.Tensor) else actions, np.float32)
+            if actions.shape != (b, t - 1, self.action_dim):
+                raise ValueError(
+                    f"DiffusionWorldModel.encode: actions must have shape (B={b}, T-1={t - 1}, A={self.action_dim}), "
+                    f"got {actions.shape}"
+                )
+            interval_actions = self._check_actions(
+                torch.from_numpy(actions).reshape(b, n, k, -1), (b, n), "encode"
             )
-            if n
-            else torch.zeros(b, 0, k, self.action_dim, device=self.device)
-        )
+        else:
+            interval_actions = torch.zeros(b, 0, k, self.action_dim, device=self.device)
         latents = self.tokenizer.encode(frames_to_model(frames, device=self.device))
         return LatentState(self.model.normalize_latents(latents), interval_actions)
 

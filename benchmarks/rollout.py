@@ -1,0 +1,270 @@
+"""``cosmos-sim bench rollout``: how well an action-conditioned world model predicts held-out episodes.
+
+For each held-out episode of the model's task (recorded on demand with seeds disjoint from training)
+and each start latent frame ``j`` in ``starts``, the model is given the true latent frames ``0..j``
+(the last ``window - 1`` of them as context) and the true actions, and predicts ``horizon`` video
+frames (``horizon / k`` latent steps) with the control sampler; they are decoded and compared with
+the true frames ``k*j + 1 .. k*j + horizon``:
+
+  - PSNR and SSIM (torchmetrics, frames in [0, 1]) per horizon step, for the model and for the
+    copy-last-frame baseline (frame ``k*j`` repeated) and, as a ceiling, the tokenizer's own
+    reconstruction of the true frames;
+  - block-centroid error in pixels per horizon step: centroids of the block's colour mask
+    (``cosmos_sim.metrics.objects``) in predicted and true frames; a frame whose prediction shows no
+    block counts as a miss, reported as a rate, not as an error;
+  - ``predict_state`` error: the state head on predicted latents against the true task state at
+    each predicted latent frame (pusher and block position, in millimetres);
+  - generation speed: frames/s of rollout + decode at batch 1 and 64, median of ``repeats``.
+
+Writes ``rollout.json``, ``rollout.md`` and ``rollout.mp4`` (truth | prediction | copy-last, one
+episode after another) into the output folder and prints the table.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+from tqdm import tqdm
+
+import cosmos_sim
+from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.data.lerobot import EpisodeDataset
+from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
+from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.metrics.objects import PUSHBLOCK_BLOCK_RGB, color_mask, mask_centroids
+from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
+from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
+
+ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
+DEFAULT_CHECKPOINT = ZOO / "wfm_pushblock"
+PSNR_CAP_DB = 100.0
+
+
+def _frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame PSNR and SSIM of uint8 (T, H, W, 3) frames."""
+    p = torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255
+    t = torch.from_numpy(true).permute(0, 3, 1, 2).float() / 255
+    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
+    ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
+    return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()
+
+
+def _centroid_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Per-frame block-centroid distance in pixels (NaN where the prediction shows no block)."""
+    cp = mask_centroids(color_mask(pred, PUSHBLOCK_BLOCK_RGB))
+    ct = mask_centroids(color_mask(true, PUSHBLOCK_BLOCK_RGB))
+    return np.linalg.norm(cp - ct, axis=-1)
+
+
+def _episodes(root: Path, env_id: str, count: int, progress: bool) -> list[dict[str, np.ndarray]]:
+    scene = SceneData(env_id, episodes=1, policy="mix", heldout_episodes=count)
+    (path,) = ensure_scene_datasets(root, [scene], "heldout", progress=progress)
+    dataset = EpisodeDataset(path)
+    return [dataset.load_episode(i) for i in range(min(count, len(dataset)))]
+
+
+@torch.no_grad()
+def evaluate_episode(
+    world: DiffusionWorldModel, episode: dict[str, np.ndarray], starts: list[int], horizon: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Model, copy-last and tokenizer-ceiling quality per horizon step, for every start of one episode."""
+    k = world.actions_per_step
+    steps = horizon // k
+    video, actions, states = episode["observation.image"], episode["action"], episode["observation.state"]
+    rows: dict[str, list[np.ndarray]] = {
+        key: []
+        for key in (
+            "psnr",
+            "ssim",
+            "copy_psnr",
+            "copy_ssim",
+            "tok_psnr",
+            "tok_ssim",
+            "centroid",
+            "copy_centroid",
+            "state_mm",
+        )
+    }
+    rows["samples"] = []
+    for j in starts:
+        end = k * (j + steps)
+        if end >= len(video):
+            continue
+        state = world.encode(video[None, : k * j + 1], actions[None, : k * j] if j else None)
+        future = torch.from_numpy(actions[k * j : end].copy()).reshape(1, steps, k, -1)
+        predicted = world.rollout(state, future, torch.Generator().manual_seed(seed + j))
+        frames = world.decode(torch.cat([state.latents, predicted], dim=2))[
+            0, k * j + 1 :
+        ]  # (horizon, H, W, 3)
+        truth = video[k * j + 1 : end + 1]
+        copy = np.repeat(video[k * j][None], horizon, axis=0)
+        ceiling = world.decode(world.encode(video[None, : end + 1], actions[None, :end]).latents)[
+            0, k * j + 1 :
+        ]
+        for name, pred in (("", frames), ("copy_", copy), ("tok_", ceiling)):
+            psnr, ssim = _frame_quality(pred, truth)
+            rows[name + "psnr"].append(psnr)
+            rows[name + "ssim"].append(ssim)
+        rows["centroid"].append(_centroid_errors(frames, truth))
+        rows["copy_centroid"].append(_centroid_errors(copy, truth))
+        true_state = torch.from_numpy(states[k * (j + 1) : end + 1 : k].copy())  # (steps, S)
+        error_m = (world.predict_state(predicted)[0].cpu() - true_state)[:, :4]  # positions (m)
+        rows["state_mm"].append(error_m.norm(dim=-1).numpy() * 1000 / np.sqrt(2))  # per point (pusher, block)
+        rows["samples"].append(np.concatenate([truth, frames, copy], axis=2))
+    return {key: np.stack(value) if value and key != "samples" else value for key, value in rows.items()}
+
+
+@torch.no_grad()
+def measure_speed(world: DiffusionWorldModel, batch: int, horizon: int, repeats: int) -> dict[str, float]:
+    """Frames/s of rollout (control sampler) + decode from a 1-frame context, batch ``batch``."""
+    k, (h, w) = world.actions_per_step, world.config.latent_size
+    s = world.tokenizer.config.spatial_compression
+    frames = np.zeros((batch, 1, h * s, w * s, 3), np.uint8)
+    actions = torch.zeros(batch, horizon // k, k, world.action_dim)
+    times = []
+    for r in range(repeats + 1):  # the first run warms up
+        start = time.perf_counter()
+        state = world.encode(frames)
+        latents = world.rollout(state, actions, torch.Generator().manual_seed(r))
+        world.decode(torch.cat([state.latents, latents], dim=2))
+        if r:
+            times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    return {
+        "batch": batch,
+        "frames": batch * horizon,
+        "seconds": round(seconds, 4),
+        "frames_per_s": round(batch * horizon / seconds, 1),
+    }
+
+
+def _nanmean(values: np.ndarray, axis=None) -> np.ndarray | float:
+    """Mean over detected values; NaN (not a warning) where nothing was detected."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
+def _mean_curve(values: np.ndarray) -> list[float]:
+    return [round(float(v), 3) for v in _nanmean(values.reshape(-1, values.shape[-1]), axis=0)]
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    r = results
+    lines = [
+        f"World model `{r['checkpoint']}` on {r['episodes']} held-out {r['task']} episodes x {len(r['starts'])} starts "
+        f"({r['clips']} clips), {r['horizon']} frames ahead with true actions, {r['sampler']}.",
+        "",
+        "| | PSNR (mean over horizon) | SSIM | PSNR at frame 16 | block centroid error at frame 16 (px) | block missed at frame 16 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, key in (("world model", ""), ("copy last frame", "copy_"), ("tokenizer ceiling", "tok_")):
+        psnr, ssim = r["curves"][key + "psnr"], r["curves"][key + "ssim"]
+        centroid = r["summary"].get(key + "centroid_px_last", "-")
+        missed = r["summary"].get(key + "missed_last", "-")
+        lines.append(
+            f"| {label} | {np.mean(psnr):.2f} | {np.mean(ssim):.3f} | {psnr[-1]:.2f} | {centroid} | {missed} |"
+        )
+    s = r["summary"]
+    lines += [
+        "",
+        f"Gain over copy-last-frame: **{s['psnr_gain_db']:+.2f} dB** (target >= +3 dB). "
+        f"Block-centroid error at frame {r['horizon']}: **{s['centroid_px_last']} px** median {s['centroid_px_last_median']} px "
+        f"(target <= 2 px). `predict_state` error per point (pusher, block), mean over predicted latent frames: "
+        f"{s['state_error_mm']} mm.",
+        "",
+        "| horizon frame | " + " | ".join(str(i + 1) for i in range(r["horizon"])) + " |",
+        "|---|" + "---|" * r["horizon"],
+        "| model PSNR | " + " | ".join(f"{v:.1f}" for v in r["curves"]["psnr"]) + " |",
+        "| copy PSNR | " + " | ".join(f"{v:.1f}" for v in r["curves"]["copy_psnr"]) + " |",
+        "| model centroid px | " + " | ".join(f"{v:.1f}" for v in r["curves"]["centroid"]) + " |",
+        "",
+        f"Speed ({r['machine']['device']}, {r['machine']['threads']} threads), rollout + decode of {r['horizon']} frames:",
+        "",
+        "| batch | frames/s |",
+        "|---|---|",
+    ]
+    lines += [f"| {m['batch']} | {m['frames_per_s']:.0f} |" for m in r["speed"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_rollout_benchmark(
+    checkpoint: str | Path | None,
+    out: str | Path,
+    *,
+    data_root: str | Path = "outputs/data/wfm",
+    episodes: int = 16,
+    starts: tuple[int, ...] = (0, 10, 20, 30),
+    horizon: int = 16,
+    quick: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
+    if not (checkpoint / "config.json").is_file():
+        raise FileNotFoundError(
+            f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
+        )
+    config, record = read_world_model_config(checkpoint)
+    world = load_world_model(checkpoint)
+    k = world.actions_per_step
+    if horizon % k:
+        raise ValueError(
+            f"horizon must be a multiple of the model's {k} frames per latent step, got {horizon}"
+        )
+    if quick:
+        episodes, starts = min(episodes, 2), starts[:2]
+    data = _episodes(Path(data_root), config.task, episodes, progress)
+    per_episode = [
+        evaluate_episode(world, e, list(starts), horizon, seed=1000 * i)
+        for i, e in enumerate(tqdm(data, desc="rollout", disable=not progress))
+    ]
+    joined = {
+        key: np.concatenate([p[key] for p in per_episode if len(p[key])])
+        for key in per_episode[0]
+        if key != "samples"
+    }
+    curves = {key: _mean_curve(value) for key, value in joined.items()}
+    summary: dict[str, Any] = {}
+    for key in ("", "copy_"):
+        last = joined[key + "centroid"][:, -1]
+        summary[key + "centroid_px_last"] = round(float(_nanmean(last)), 2)
+        summary[key + "missed_last"] = f"{np.isnan(last).mean():.0%}"
+    detected = joined["centroid"][:, -1][~np.isnan(joined["centroid"][:, -1])]
+    summary["centroid_px_last_median"] = (
+        round(float(np.median(detected)), 2) if len(detected) else float("nan")
+    )
+    summary["psnr_gain_db"] = round(float(np.mean(curves["psnr"]) - np.mean(curves["copy_psnr"])), 2)
+    summary["state_error_mm"] = round(float(joined["state_mm"].mean()), 1)
+    speed = [measure_speed(world, b, horizon, 1 if quick else 3) for b in (1, 64)]
+    results = {
+        "checkpoint": str(checkpoint),
+        "task": config.task,
+        "episodes": len(data),
+        "starts": list(starts),
+        "clips": int(joined["psnr"].shape[0]),
+        "horizon": horizon,
+        "sampler": f"Heun, {world.sampler.steps} steps, guidance {world.sampler.guidance}",
+        "curves": curves,
+        "summary": summary,
+        "speed": speed,
+        "training": record.get("metadata", {}),
+        "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rollout.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    markdown = _markdown(results)
+    (out / "rollout.md").write_text(markdown)
+    samples = [clip for p in per_episode for clip in p["samples"][:1]][:8]
+    if samples:
+        encode_video(out / "rollout.mp4", np.concatenate(samples), fps=10.0, crf=12)
+    print(markdown)
+    return results
