@@ -93,6 +93,7 @@ def load_world_model(
     task: str | None = None,
     sampler: SamplerConfig = CONTROL_SAMPLER,
     device: str | torch.device = "cpu",
+    bf16: bool = True,
 ) -> DiffusionWorldModel:
     """A saved world model with its tokenizer, ready to ``encode``/``step``/``decode``.
 
@@ -118,4 +119,4 @@ def load_world_model(
         )
     model = LatentDiffusionModel(config)
     load_state_dict_strict(model, load_file(str(weights)), source=str(weights))
-    return DiffusionWorldModel(model, load_tokenizer(tok_dir), sampler=sampler, device=device)
+    return DiffusionWorldModel(model, load_tokenizer(tok_dir), sampler=sampler, device=device, bf16=bf16)

@@ -52,7 +52,9 @@ class SelfAttention(nn.Module):
         q, k, v = (
             self.qkv(x).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4)
         )  # 3 x (B, heads, N, hd)
-        q, k = apply_rotary(self.q_norm(q), *rope), apply_rotary(self.k_norm(k), *rope)
+        # Norms and rotations in float32 (RMSNorm's weight is float32 under autocast too).
+        q = apply_rotary(self.q_norm(q.float()), *rope).to(v.dtype)
+        k = apply_rotary(self.k_norm(k.float()), *rope).to(v.dtype)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, N, hd)
         return self.proj(out.transpose(1, 2).flatten(2))
 
@@ -72,7 +74,8 @@ class CrossAttention(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         q = self.q(x).unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, heads, N, hd)
         k, v = self.kv(context).unflatten(-1, (2, self.heads, -1)).permute(2, 0, 3, 1, 4)  # (B, heads, T, hd)
-        out = F.scaled_dot_product_attention(self.q_norm(q), self.k_norm(k), v)
+        q, k = self.q_norm(q.float()).to(v.dtype), self.k_norm(k.float()).to(v.dtype)
+        out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).flatten(2))
 
 

@@ -29,6 +29,7 @@ class DiffusionWorldModel:
         *,
         sampler: SamplerConfig = CONTROL_SAMPLER,
         device: str | torch.device = "cpu",
+        bf16: bool = True,
     ) -> None:
         config, tok = model.config, tokenizer.config
         if tok.kind != "CV":
@@ -47,6 +48,8 @@ class DiffusionWorldModel:
         self.tokenizer = tokenizer.to(device).eval()
         self.sampler = sampler
         self.device = torch.device(device)
+        # The network in bfloat16 (AMX on CPUs, tensor cores on GPUs); the sampler's state stays float32.
+        self.bf16 = bf16
         self.actions_per_step = config.actions_per_latent
         self.action_dim = config.action_dim
 
@@ -117,7 +120,9 @@ class DiffusionWorldModel:
         window_actions = torch.cat(
             [state.actions[:, state.frames - context_frames :], actions[:, None]], dim=1
         )
-        new = self.model.sample_next(context, window_actions, generator, self.sampler)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            new = self.model.sample_next(context, window_actions, generator, self.sampler)
+        new = new.float()
         return LatentState(
             torch.cat([state.latents, new], dim=2), torch.cat([state.actions, actions[:, None]], dim=1)
         )
