@@ -58,12 +58,12 @@ class StateHead(nn.Module):
         self.net = nn.Sequential(
             nn.Conv2d(config.latent_channels, width, 3, padding=1),
             nn.SiLU(),
-            nn.Conv2d(width, width, 3, padding=1),
+            nn.Conv2d(width, width, 3, stride=2, padding=1),  # (width, h/2, w/2)
             nn.SiLU(),
             nn.Flatten(),
-            nn.Linear(width * h * w, 256),
+            nn.Linear(width * ((h + 1) // 2) * ((w + 1) // 2), 128),
             nn.SiLU(),
-            nn.Linear(256, config.state_dim),
+            nn.Linear(128, config.state_dim),
         )
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
