@@ -6,6 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from cosmos_sim.configs import check_known_fields
+
 KINDS = ("CV", "DV")
 
 
@@ -180,10 +182,7 @@ class TokenizerConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TokenizerConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"TokenizerConfig: unknown fields {unknown}; known: {sorted(names)}")
+        check_known_fields(cls, data)
         return cls(**data)
 
 

@@ -23,6 +23,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio
 from tqdm import tqdm
 
+from cosmos_sim.configs import compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -326,19 +327,7 @@ CONFIG_MODULE = "cosmos_sim.configs.tokenizer"
 def load_train_config(config_name: str, overrides: list[str] | None = None) -> TokenizerTrainConfig:
     """Compose a shipped Hydra recipe (``cosmos_sim/configs/tokenizer/<name>.yaml``) with command-line
     overrides such as ``max_minutes=10`` or ``model.channels=32``, into a validated config."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            cfg = compose(config_name=config_name, overrides=list(overrides or []))
-        data = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as error:
-        raise ValueError(
-            f"train tokenizer: bad config {config_name!r} / overrides {overrides}: {error}"
-        ) from error
+    data = compose_recipe(CONFIG_MODULE, config_name, overrides, "train tokenizer")
     try:
         return TokenizerTrainConfig(**data)
     except TypeError as error:

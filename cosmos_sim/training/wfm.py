@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from cosmos_sim.configs import compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -476,17 +477,7 @@ CONFIG_MODULE = "cosmos_sim.configs.wfm"
 def load_wfm_config(overrides: list[str] | None = None, config_name: str = "train") -> WFMTrainConfig:
     """Compose ``cosmos_sim/configs/wfm/train.yaml`` and its groups (data, tokenizer, model, optimizer,
     experiment) with command-line overrides such as ``+experiment=pushblock`` or ``max_minutes=10``."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
-            cfg = compose(config_name=config_name, overrides=list(overrides or []))
-        data = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as error:
-        raise ValueError(f"train wfm: bad config / overrides {overrides}: {error}") from error
+    data = compose_recipe(CONFIG_MODULE, config_name, overrides, "train wfm")
     data.pop("experiment", None)
     tokenizer = data.pop("tokenizer", None)
     if tokenizer is not None:

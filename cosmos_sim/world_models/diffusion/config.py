@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from cosmos_sim.configs import check_known_fields
+
 
 @dataclass(frozen=True)
 class EDMConfig:
@@ -147,14 +149,7 @@ class DiffusionWorldModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> DiffusionWorldModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"DiffusionWorldModelConfig: unknown fields {unknown}; known: {sorted(names)}")
-        edm = data.get("edm", {})
-        if isinstance(edm, dict):
-            edm_names = {f.name for f in dataclasses.fields(EDMConfig)}
-            bad = sorted(set(edm) - edm_names)
-            if bad:
-                raise ValueError(f"EDMConfig: unknown fields {bad}; known: {sorted(edm_names)}")
+        check_known_fields(cls, data)
+        if isinstance(data.get("edm"), dict):
+            check_known_fields(EDMConfig, data["edm"])
         return cls(**data)
