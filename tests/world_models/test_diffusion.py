@@ -18,6 +18,7 @@ from cosmos_sim.world_models.diffusion import (
     LatentDiffusionModel,
     SamplerConfig,
 )
+from cosmos_sim.world_models.diffusion.dit import patchify, unpatchify
 from cosmos_sim.world_models.diffusion.edm import loss_weight, preconditioning
 from cosmos_sim.world_models.diffusion.sampler import heun_sample, karras_sigmas
 
@@ -81,6 +82,15 @@ def test_rope_scores_depend_on_relative_positions_only():
     shifted = apply_rotary(q, cos2, sin2) @ apply_rotary(k, cos2, sin2).transpose(-1, -2)
     torch.testing.assert_close(scores, shifted, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(apply_rotary(q, cos, sin), apply_rotary(q, cos2, sin2))
+
+
+def test_patchify_round_trip_keeps_each_patch_in_one_token():
+    x = torch.randn(2, 3, 4, 6, 8)
+    tokens = patchify(x, (1, 2, 2))
+    assert tokens.shape == (2, 4 * 3 * 4, 3 * 2 * 2)
+    torch.testing.assert_close(unpatchify(tokens, (4, 3, 4), (1, 2, 2)), x, rtol=0, atol=0)
+    # Token 1 is frame 0, patch row 0, patch column 1: pixels (0..1, 2..3) of every channel.
+    torch.testing.assert_close(tokens[:, 1].reshape(2, 3, 2, 2), x[:, :, 0, 0:2, 2:4], rtol=0, atol=0)
 
 
 def test_denoiser_overwrites_the_condition_frames_and_keeps_shapes():

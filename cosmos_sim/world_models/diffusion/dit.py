@@ -23,6 +23,21 @@ from cosmos_sim.nn.rope import RotaryEmbedding3D, apply_rotary
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 
 
+def patchify(x: torch.Tensor, patch: tuple[int, int, int]) -> torch.Tensor:
+    """(B, C, T, h, w) -> (B, T*gh*gw, C*ph*pw): one token per (1, ph, pw) patch, in (T, gh, gw) order."""
+    _, ph, pw = patch
+    b, c, t, h, w = x.shape
+    x = x.unflatten(3, (h // ph, ph)).unflatten(5, (w // pw, pw))  # (B, C, T, gh, ph, gw, pw)
+    return x.permute(0, 2, 3, 5, 1, 4, 6).flatten(4).flatten(1, 3)
+
+
+def unpatchify(tokens: torch.Tensor, grid: tuple[int, int, int], patch: tuple[int, int, int]) -> torch.Tensor:
+    """Inverse of ``patchify``: (B, T*gh*gw, C*ph*pw) with grid (T, gh, gw) -> (B, C, T, gh*ph, gw*pw)."""
+    _, ph, pw = patch
+    x = tokens.unflatten(1, grid).unflatten(-1, (-1, ph, pw))  # (B, T, gh, gw, C, ph, pw)
+    return x.permute(0, 4, 1, 2, 5, 3, 6).flatten(5, 6).flatten(3, 4)
+
+
 class NoiseEmbedding(nn.Module):
     """EDM's ``c_noise`` (B, T) -> (B, T, D): Fourier features, then an MLP."""
 
@@ -151,22 +166,13 @@ class LatentDiT(nn.Module):
     def _tokens(self, x: torch.Tensor, condition_mask: torch.Tensor) -> torch.Tensor:
         """(B, C, T, h, w) latents + (B, T) mask -> (B, T*gh*gw, D) tokens."""
         b, _, t, h, w = x.shape
-        _, ph, pw = self.config.patch
         mask = condition_mask[:, None, :, None, None].to(x.dtype).expand(b, 1, t, h, w)
         x = torch.cat([x, mask], dim=1)  # (B, C+1, T, h, w)
-        x = x.unflatten(3, (h // ph, ph)).unflatten(5, (w // pw, pw))  # (B, C+1, T, gh, ph, gw, pw)
-        x = x.permute(0, 2, 3, 5, 1, 4, 6).flatten(4).flatten(1, 3)  # (B, T*gh*gw, (C+1)*ph*pw)
-        tokens = self.patch_embed(x)
+        tokens = self.patch_embed(patchify(x, self.config.patch))
         if self.config.absolute_pos_emb:
             pos = self.pos_t[:t, None, None] + self.pos_h[None, :, None] + self.pos_w[None, None, :]
             tokens = tokens + pos.flatten(0, 2)
         return tokens
-
-    def _untokens(self, tokens: torch.Tensor, frames: int) -> torch.Tensor:
-        """(B, T*gh*gw, C*ph*pw) -> (B, C, T, h, w)."""
-        (gh, gw), (_, ph, pw) = self.config.grid, self.config.patch
-        x = tokens.unflatten(1, (frames, gh, gw)).unflatten(-1, (-1, ph, pw))  # (B, T, gh, gw, C, ph, pw)
-        return x.permute(0, 4, 1, 2, 5, 3, 6).flatten(5, 6).flatten(3, 4)  # (B, C, T, gh*ph, gw*pw)
 
     def embed_actions(self, actions: torch.Tensor | None, keep: torch.Tensor | None, batch: int, frames: int):
         """Per-frame action embeddings (B, T, D): null for frame 0, for dropped samples, or without actions.
@@ -206,4 +212,4 @@ class LatentDiT(nn.Module):
             h = block(h, cond, shared, context, rope)
         shift, scale, _ = (m[:, :, None] for m in self.final_adaln(cond, shared))
         h = modulate(_by_frame(self.final_norm(h), t), shift, scale).flatten(1, 2)
-        return self._untokens(self.final(h), t)
+        return unpatchify(self.final(h), (t, *self.config.grid), self.config.patch)
