@@ -47,13 +47,30 @@ ENV_SPECS: dict[str, tuple[str, int, dict]] = {
         {"scenario": "toppling"},
     ),
     "cosmos_sim/CameraOrbit-v0": ("cosmos_sim.envs.mujoco.camera_orbit:CameraOrbitEnv", 50, {}),
+    # World-model envs (envs/wfm): a trained WFM in place of the scene, with that scene's episode length.
+    "cosmos_sim/WFM-PushBlock-v0": (
+        "cosmos_sim.envs.wfm.world_model_env:WorldModelEnv",
+        50,
+        {"task_env_id": "cosmos_sim/PushBlock-v0"},
+    ),
+}
+
+# id -> entry point of its native vector env, for gym.make_vec(..., vectorization_mode="vector_entry_point").
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "cosmos_sim/WFM-PushBlock-v0": "cosmos_sim.envs.wfm.vector_env:WorldModelVectorEnv",
 }
 
 
 def register_envs() -> None:
     for env_id, (entry_point, max_steps, kwargs) in ENV_SPECS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps, kwargs=kwargs)
+            gym.register(
+                id=env_id,
+                entry_point=entry_point,
+                vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
+                max_episode_steps=max_steps,
+                kwargs=kwargs,
+            )
 
 
 register_envs()

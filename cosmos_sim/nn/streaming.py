@@ -38,6 +38,21 @@ class TemporalCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    # Entries are keyed by id(layer), which a pickled or deep-copied cache (a pickled env, say) does
+    # not keep: store (layer, value) pairs instead and re-key on load, with the "started" marker
+    # stored by name because a copied sentinel is a different object.
+    def __getstate__(self) -> dict[str, Any]:
+        pairs = [
+            (self._owners[key], "started" if value is _STARTED else value)
+            for key, value in self._entries.items()
+        ]
+        return {"pairs": pairs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._entries, self._owners = {}, {}
+        for layer, value in state["pairs"]:
+            self.put(layer, _STARTED if isinstance(value, str) and value == "started" else value)
+
 
 def active_cache() -> TemporalCache | None:
     """The cache of the ``streaming`` block being executed, or None when the whole clip is at hand."""

@@ -1,4 +1,7 @@
-"""Gymnasium contract for every registered cosmos_sim/ id (Gymnasium tests/envs style)."""
+"""Gymnasium contract for every registered cosmos_sim/ MuJoCo scene (Gymnasium tests/envs style).
+
+World-model envs (``cosmos_sim/WFM-*``) need a trained checkpoint and have no simulator state to
+round-trip or per-frame states; their contract is tested in test_wfm_env.py."""
 
 from __future__ import annotations
 
@@ -11,7 +14,11 @@ from gymnasium.utils.env_checker import check_env
 
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 
-ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("cosmos_sim/"))
+ENV_IDS = sorted(
+    env_id
+    for env_id in gym.registry
+    if env_id.startswith("cosmos_sim/") and not env_id.startswith("cosmos_sim/WFM-")
+)
 
 
 def _rollout(env: gym.Env, seed: int, steps: int):

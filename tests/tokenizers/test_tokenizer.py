@@ -169,3 +169,16 @@ def test_bad_stream_chunks_and_latents_are_clear_errors():
 def test_bad_configs_are_clear_errors(fields, message):
     with pytest.raises(ValueError, match=message):
         TokenizerConfig(**fields)
+
+
+def test_a_pickled_stream_continues_like_the_original():
+    import pickle
+
+    model = tiny("CV4x8x8")
+    x = video(1 + 3 * 4, seed=5)
+    with torch.no_grad():
+        decoder = model.stream_decoder()
+        z = model.encode(x)
+        decoder.push(z[:, :, :1])
+        copy = pickle.loads(pickle.dumps(decoder))
+        torch.testing.assert_close(copy.push(z[:, :, 1:]), decoder.push(z[:, :, 1:]), rtol=0, atol=0)
