@@ -133,6 +133,20 @@ def test_actions_change_the_prediction_and_guidance_uses_them():
     assert not torch.allclose(base, run(actions, SamplerConfig(steps=2, guidance=2.0)))
 
 
+def test_euler_sampler_is_first_order_and_one_call_per_step():
+    calls = []
+    s, edm = 0.5, EDMConfig()
+
+    def denoise(x, sigma):
+        calls.append(sigma)
+        return s**2 / (s**2 + sigma**2) * x
+
+    noise = torch.ones(3, dtype=torch.float64)
+    sigmas = karras_sigmas(4, edm.sigma_min, edm.sigma_max, edm.rho)
+    heun_sample(denoise, noise, sigmas, second_order=False)
+    assert calls == [float(v) for v in sigmas[:-1]]  # one call per step, at each step's start
+
+
 def test_sampling_is_deterministic_under_a_seed():
     model = tiny_model()
     latents, actions, _ = batch(model)
@@ -236,11 +250,25 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         (dict(dim=30, heads=4), "even head dimension"),
         (dict(window=1), "window must be >= 2"),
         (dict(edm=dict(sigma_min=1.0, sigma_max=0.5)), "sigma_min"),
+        (dict(edm=dict(condition_sigma=0.5)), "condition_sigma must be in"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):
     with pytest.raises(ValueError, match=message):
         DiffusionWorldModelConfig(**{**TINY, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (dict(steps=0), "steps must be >= 1"),
+        (dict(solver="rk4"), "solver must be"),
+        (dict(sigma_min=0), "sigma_min"),
+    ],
+)
+def test_bad_sampler_configs_are_clear_errors(fields, message):
+    with pytest.raises(ValueError, match=message):
+        SamplerConfig(**fields)
 
 
 def test_unknown_config_keys_are_named():

@@ -31,14 +31,18 @@ Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 
 
 @torch.no_grad()
-def heun_sample(denoise: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
-    """Integrate from ``noise * sigmas[0]`` down to ``sigmas[-1] = 0`` with Heun steps."""
+def heun_sample(
+    denoise: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, *, second_order: bool = True
+) -> torch.Tensor:
+    """Integrate from ``noise * sigmas[0]`` down to ``sigmas[-1] = 0`` with Heun steps (or Euler steps,
+    ``second_order=False``: one call per step, and stable over the few long steps of a control loop,
+    where Heun's end-of-step slope from an imperfect denoiser is extrapolated over the whole step)."""
     x = noise * float(sigmas[0])
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])
         slope = (x - denoise(x, sigma)) / sigma
         x_next = x + (sigma_next - sigma) * slope
-        if sigma_next > 0:  # second-order correction with the slope at the end of the step
+        if second_order and sigma_next > 0:  # second-order correction with the slope at the end of the step
             slope_next = (x_next - denoise(x_next, sigma_next)) / sigma_next
             x_next = x + (sigma_next - sigma) * 0.5 * (slope + slope_next)
         x = x_next
