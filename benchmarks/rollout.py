@@ -251,7 +251,11 @@ def run_rollout_benchmark(
         "starts": list(starts),
         "clips": int(joined["psnr"].shape[0]),
         "horizon": horizon,
-        "sampler": f"Heun, {world.sampler.steps} steps, guidance {world.sampler.guidance}",
+        "sampler": (
+            f"{world.sampler.solver}, {world.sampler.steps} steps, sigma_min "
+            f"{world.sampler.sigma_min if world.sampler.sigma_min is not None else world.config.edm.sigma_min}, "
+            f"guidance {world.sampler.guidance}"
+        ),
         "curves": curves,
         "summary": summary,
         "speed": speed,

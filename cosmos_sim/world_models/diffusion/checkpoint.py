@@ -48,11 +48,13 @@ def save_world_model(
     *,
     tokenizer_dir: str | Path,
     metadata: dict | None = None,
+    weights_dtype: torch.dtype = torch.float32,
 ) -> Path:
-    """Write ``config.json`` and ``model.safetensors`` (weights and statistics) into ``directory``."""
+    """Write ``config.json`` and ``model.safetensors`` (weights and statistics) into ``directory``;
+    ``weights_dtype=torch.float16`` halves a shipped file (loading casts back to float32)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().float().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().to(weights_dtype).contiguous() for k, v in model.state_dict().items()}
     weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
     save_file(tensors, str(weights_tmp))
     config = {
