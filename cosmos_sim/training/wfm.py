@@ -201,22 +201,29 @@ class LatentEpisodes:
     each, in memory; built once per (dataset, tokenizer) and cached as safetensors."""
 
     def __init__(
-        self, latents: list[torch.Tensor], actions: list[torch.Tensor], states: list[torch.Tensor]
+        self,
+        latents: list[torch.Tensor],
+        actions: list[torch.Tensor],
+        states: list[torch.Tensor],
+        dataset_episodes: int | None = None,
     ) -> None:
         self.latents = latents  # per episode: float (C, 1 + n, h, w)
         self.actions = actions  # per episode: float (n, k, A)
         self.states = states  # per episode: float (1 + n, S)
+        self.dataset_episodes = len(latents) if dataset_episodes is None else dataset_episodes
 
     @classmethod
     @torch.no_grad()
     def build(
         cls, dataset_dir: Path, tokenizer_dir: str | Path, data: WFMDataConfig, cache: Path
     ) -> LatentEpisodes:
+        dataset = EpisodeDataset(dataset_dir)
         if cache.is_file():
-            return cls.load(cache)
+            cached = cls.load(cache)
+            if cached.dataset_episodes == len(dataset):
+                return cached  # else the dataset grew since: encode it again
         tokenizer = load_tokenizer(tokenizer_dir)
         k = tokenizer.config.temporal_compression
-        dataset = EpisodeDataset(dataset_dir)
         missing = {data.video_key, data.state_key, data.action_key} - set(dataset.features)
         if missing:
             raise ValueError(
@@ -234,7 +241,7 @@ class LatentEpisodes:
             states.append(torch.tensor(episode[data.state_key][::k][: 1 + n]).float())
         if not latents:
             raise ValueError(f"{dataset_dir}: no episode has {1 + k} frames or more")
-        result = cls(latents, actions, states)
+        result = cls(latents, actions, states, dataset_episodes=len(dataset))
         result.save(cache)
         return result
 
@@ -246,6 +253,7 @@ class LatentEpisodes:
             "latents": torch.cat(self.latents, dim=1).contiguous(),
             "actions": torch.cat(self.actions).contiguous(),
             "states": torch.cat(self.states).contiguous(),
+            "dataset_episodes": torch.tensor(self.dataset_episodes),
         }
         tmp = path.with_suffix(".tmp")
         save_file(tensors, str(tmp))
@@ -259,6 +267,7 @@ class LatentEpisodes:
             list(t["latents"].split(lengths, dim=1)),
             list(t["actions"].split([n - 1 for n in lengths])),
             list(t["states"].split(lengths)),
+            dataset_episodes=int(t["dataset_episodes"]) if "dataset_episodes" in t else None,
         )
 
     def statistics(self) -> tuple[torch.Tensor, ...]:
@@ -294,7 +303,9 @@ def _sample_video(
     model: LatentDiffusionModel, tokenizer_dir: str, data: LatentEpisodes, window: int
 ) -> np.ndarray:
     """Truth | prediction, uint8 (T, H, 2W, 3): 1 context latent frame, then window - 1 predicted ones."""
-    world = DiffusionWorldModel(model, load_tokenizer(tokenizer_dir), sampler=CONTROL_SAMPLER)
+    # On the model's own device: DiffusionWorldModel moves the module it is given.
+    device = next(model.parameters()).device
+    world = DiffusionWorldModel(model, load_tokenizer(tokenizer_dir), sampler=CONTROL_SAMPLER, device=device)
     latents, actions, _ = data.sample(1, window, torch.Generator().manual_seed(7))
     truth = model.normalize_latents(latents)
     start = LatentState(truth[:, :, :1], actions[:, :0])
@@ -344,6 +355,7 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
     )
     model_cfg = dataclasses.replace(model_cfg, state_dim=data.states[0].shape[-1])
 
+    torch.manual_seed(config.seed)  # the same initial weights on every rank, cache built or not
     model = LatentDiffusionModel(model_cfg)
     model.set_statistics(*data.statistics())
     model.to(device)
@@ -377,7 +389,13 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
     next_save = elapsed + config.save_every_minutes * 60
     next_sample = elapsed + config.sample_every_minutes * 60
 
+    saved_step = step  # the checkpoint resumed from (or none yet at step 0)
+
     def save() -> None:
+        nonlocal saved_step
+        if step == saved_step and step > 0:
+            return  # already saved: rewriting it would briefly remove the folder ``latest`` names
+        saved_step = step
         model_state, optim_state = full_state(model, optimizer)  # every rank takes part (FSDP2 gathers)
         if context.is_main:
             save_checkpoint(

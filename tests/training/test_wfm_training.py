@@ -173,3 +173,16 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
 def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
     with pytest.raises(ValueError, match=message):
         _config(tmp_path / "run", tmp_path / "data", tokenizer, *extra)
+
+
+def test_the_latent_cache_is_rebuilt_when_the_dataset_grows(tmp_path, tokenizer):
+    from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
+    from cosmos_sim.training.wfm import LatentEpisodes, WFMDataConfig
+
+    cache = tmp_path / "latents.safetensors"
+    for episodes in (1, 2):
+        scene = SceneData("cosmos_sim/PushBlock-v0", episodes=episodes, policy="random")
+        data = WFMDataConfig(root=str(tmp_path), scenes=[scene], tokenizer=str(tokenizer), workers=1)
+        (path,) = ensure_scene_datasets(tmp_path, [scene], "train", workers=1, progress=False)
+        built = LatentEpisodes.build(path, tokenizer, data, cache)
+        assert len(built.latents) == episodes == LatentEpisodes.load(cache).dataset_episodes
