@@ -57,8 +57,9 @@ class SamplerConfig:
 
 CONTROL_SAMPLER = SamplerConfig(steps=2, solver="euler", sigma_min=2.0)
 """The few-step setting for planning loops: Euler 80 -> 2 -> 0, two network calls per latent frame. On
-held-out windows it lands closer to the truth than 8-32 Heun steps (which sample the spread of the
-future as well as its mean), and Heun at 2 steps diverges (docs/design/world_model_sampling.md)."""
+held-out windows it lands closer to the truth than 16-32 Heun steps (which sample the spread of the
+future as well as its mean), and Heun at 2 steps diverges (``scripts/compare_samplers.py``,
+docs/design/world_model_sampling.md)."""
 
 
 class StateHead(nn.Module):
