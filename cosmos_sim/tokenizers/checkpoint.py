@@ -100,7 +100,7 @@ def save_tokenizer(
         "format": FORMAT,
         "class": type(model).__name__,
         "config": model.config.to_dict(),
-        "weights_sha256": _sha256(weights_tmp),
+        "weights_sha256": sha256_file(weights_tmp),
         "metadata": metadata or {},
     }
     config_tmp.write_text(json.dumps(config, indent=2) + "\n")
@@ -109,21 +109,30 @@ def save_tokenizer(
     return directory
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, as checkpoint configs record their weights'."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_record(directory: str | Path, fmt: str, kind: str) -> dict:
+    """The JSON config of a saved checkpoint of format ``fmt`` (with a ``config`` entry), with errors
+    that name the file and say what kind of checkpoint was expected."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {kind} checkpoint at {directory}: {CONFIG_FILE} is missing")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+    if not isinstance(data, dict) or data.get("format") != fmt or "config" not in data:
+        raise ValueError(f"{path} is not a cosmos-sim {kind} config (expected format {fmt!r})")
+    return data
 
 
 def read_tokenizer_config(directory: str | Path) -> tuple[TokenizerConfig, dict]:
     """The ``TokenizerConfig`` and metadata of a saved tokenizer, with errors naming the file."""
     path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no tokenizer checkpoint at {directory}: {CONFIG_FILE} is missing")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(data, dict) or data.get("format") != FORMAT or "config" not in data:
-        raise ValueError(f"{path} is not a cosmos-sim tokenizer config (expected format {FORMAT!r})")
+    data = read_record(directory, FORMAT, "tokenizer")
     try:
         return TokenizerConfig.from_dict(data["config"]), data.get("metadata", {})
     except (TypeError, ValueError) as error:
@@ -137,7 +146,7 @@ def load_tokenizer(directory: str | Path, *, device: str | torch.device = "cpu")
     if not weights.is_file():
         raise FileNotFoundError(f"no tokenizer weights at {weights}")
     expected_hash = json.loads((Path(directory) / CONFIG_FILE).read_text()).get("weights_sha256")
-    if expected_hash is not None and _sha256(weights) != expected_hash:
+    if expected_hash is not None and sha256_file(weights) != expected_hash:
         raise ValueError(
             f"{weights} is not the file {CONFIG_FILE} was saved with (SHA-256 differs): the save was "
             "interrupted or one file was replaced; save the tokenizer again"

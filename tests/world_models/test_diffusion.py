@@ -282,3 +282,33 @@ def test_a_discrete_tokenizer_is_refused():
     )
     with pytest.raises(ValueError, match="continuous"):
         DiffusionWorldModel(tiny_model(), tokenizer)
+
+
+def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
+    import dataclasses
+
+    from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+    from cosmos_sim.world_models.diffusion.checkpoint import (
+        load_world_model,
+        save_world_model,
+        tokenizer_fingerprint,
+    )
+
+    torch.manual_seed(0)
+    tok_config = preset("CV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    tok_dir = save_tokenizer(build_tokenizer(tok_config), tmp_path / "tok")
+    config = DiffusionWorldModelConfig(dim=32, depth=1, heads=2, adaln_rank=4, window=3)
+    config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
+    model_dir = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
+    assert load_world_model(model_dir).config == config
+    weights = model_dir / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the SHA-256 in its config"):
+        load_world_model(model_dir)
+    with pytest.raises(ValueError, match="not a cosmos-sim diffusion world model config"):
+        load_world_model(tmp_path / "tok")  # a tokenizer folder is not a world model
+    (tmp_path / "tok" / "config.json").rename(tmp_path / "tok" / "moved.json")
+    with pytest.raises(ValueError, match="not a saved tokenizer"):
+        load_world_model(model_dir)

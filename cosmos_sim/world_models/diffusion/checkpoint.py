@@ -4,7 +4,6 @@ latents of another tokenizer or for another task."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import cosmos_sim
-from cosmos_sim.tokenizers.checkpoint import load_state_dict_strict, load_tokenizer
+from cosmos_sim.tokenizers.checkpoint import load_state_dict_strict, load_tokenizer, read_record, sha256_file
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
@@ -62,7 +61,7 @@ def save_world_model(
         "class": type(model).__name__,
         "config": model.config.to_dict(),
         "tokenizer_dir": _portable(tokenizer_dir),
-        "weights_sha256": hashlib.sha256(weights_tmp.read_bytes()).hexdigest(),
+        "weights_sha256": sha256_file(weights_tmp),
         "metadata": metadata or {},
     }
     config_tmp.write_text(json.dumps(config, indent=2) + "\n")
@@ -74,14 +73,7 @@ def save_world_model(
 def read_world_model_config(directory: str | Path) -> tuple[DiffusionWorldModelConfig, dict]:
     """The model config and the whole JSON record of a saved world model."""
     path = Path(directory) / CONFIG_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no world model checkpoint at {directory}: {CONFIG_FILE} is missing")
-    try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a cosmos-sim diffusion world model (expected format {FORMAT!r})")
+    record = read_record(directory, FORMAT, "diffusion world model")
     try:
         return DiffusionWorldModelConfig.from_dict(record["config"]), record
     except (TypeError, ValueError, KeyError) as error:
@@ -115,7 +107,7 @@ def load_world_model(
             f"trained with"
         )
     weights = Path(directory) / WEIGHTS_FILE
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != record.get("weights_sha256"):
+    if sha256_file(weights) != record.get("weights_sha256"):
         raise ValueError(
             f"{weights} does not match the SHA-256 in its config: the checkpoint is torn or edited"
         )
