@@ -57,11 +57,14 @@ def _frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.n
     return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()
 
 
-def _centroid_errors(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Per-frame block-centroid distance in pixels (NaN where the prediction shows no block)."""
-    cp = mask_centroids(color_mask(pred, PUSHBLOCK_BLOCK_RGB))
-    ct = mask_centroids(color_mask(true, PUSHBLOCK_BLOCK_RGB))
-    return np.linalg.norm(cp - ct, axis=-1)
+def _block_centroids(frames: np.ndarray) -> np.ndarray:
+    """Per-frame (row, column) of the block's colour mask, NaN where no block is visible."""
+    return mask_centroids(color_mask(frames, PUSHBLOCK_BLOCK_RGB))
+
+
+def _centroid_errors(pred: np.ndarray, true_centroids: np.ndarray) -> np.ndarray:
+    """Per-frame block-centroid distance in pixels (NaN where either frame shows no block)."""
+    return np.linalg.norm(_block_centroids(pred) - true_centroids, axis=-1)
 
 
 def _episodes(root: Path, env_id: str, count: int, progress: bool) -> list[dict[str, np.ndarray]]:
@@ -114,9 +117,10 @@ def evaluate_episode(
             psnr, ssim = _frame_quality(pred, truth)
             rows[name + "psnr"].append(psnr)
             rows[name + "ssim"].append(ssim)
-        rows["block_visible"].append(~np.isnan(mask_centroids(color_mask(truth, PUSHBLOCK_BLOCK_RGB))[:, 0]))
-        rows["centroid"].append(_centroid_errors(frames, truth))
-        rows["copy_centroid"].append(_centroid_errors(copy, truth))
+        true_centroids = _block_centroids(truth)  # once per clip, for both predictions
+        rows["block_visible"].append(~np.isnan(true_centroids[:, 0]))
+        rows["centroid"].append(_centroid_errors(frames, true_centroids))
+        rows["copy_centroid"].append(_centroid_errors(copy, true_centroids))
         true_state = torch.from_numpy(states[k * (j + 1) : end + 1 : k].copy())  # (steps, S)
         error_m = (world.predict_state(predicted)[0].cpu() - true_state)[:, :4]  # positions (m)
         rows["state_mm"].append(error_m.norm(dim=-1).numpy() * 1000 / np.sqrt(2))  # per point (pusher, block)
