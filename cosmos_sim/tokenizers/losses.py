@@ -23,15 +23,21 @@ class ReconstructionLossConfig:
 
     l1: float = 1.0
     """Mean absolute error in [-1, 1] units."""
+    mse: float = 0.0
+    """Mean squared error in [-1, 1] units: PSNR's own objective. On mostly flat synthetic frames it
+    weights the large errors on small objects that L1 treats like background noise
+    (docs/design/tokenizer_training.md)."""
     ssim: float = 0.2
     """Weight of 1 - SSIM, per frame (11x11 Gaussian window)."""
     wavelet: float = 1.0
     """Weight of the L1 between one-level Haar high bands (LH, HL, HH) of reconstruction and target."""
 
     def __post_init__(self) -> None:
-        for name in ("l1", "ssim", "wavelet"):
+        for name in ("l1", "mse", "ssim", "wavelet"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ReconstructionLossConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not (self.l1 or self.mse or self.ssim or self.wavelet):
+            raise ValueError("ReconstructionLossConfig: every weight is 0; give at least one term a weight")
 
 
 class ReconstructionLoss(nn.Module):
@@ -45,7 +51,12 @@ class ReconstructionLoss(nn.Module):
         self, reconstruction: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, float]]:
         c = self.config
-        terms: dict[str, torch.Tensor] = {"l1": (reconstruction - target).abs().mean()}
+        error = reconstruction - target
+        terms: dict[str, torch.Tensor] = {}
+        if c.l1:
+            terms["l1"] = error.abs().mean()
+        if c.mse:
+            terms["mse"] = error.pow(2).mean()
         if c.ssim:
             frames_rec = reconstruction.transpose(1, 2).flatten(0, 1)  # (B*T, 3, H, W)
             frames_tgt = target.transpose(1, 2).flatten(0, 1)

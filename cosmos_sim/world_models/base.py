@@ -55,9 +55,15 @@ class WorldModel(Protocol):
         ...
 
     def rollout(
-        self, state: LatentState, action_seqs: torch.Tensor, generator: torch.Generator
+        self,
+        state: LatentState,
+        action_seqs: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        grad: bool = False,
     ) -> torch.Tensor:
-        """float actions (B, H, k, A) -> predicted latents (B, C, H, h, w)."""
+        """float actions (B, H, k, A) -> predicted latents (B, C, H, h, w); ``grad=True`` keeps the
+        autograd graph from the actions (for gradient planners)."""
         ...
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:

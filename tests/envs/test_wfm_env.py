@@ -7,7 +7,6 @@ The model is untrained, so frames and predicted states are meaningless; these te
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 import subprocess
 import sys
@@ -22,23 +21,10 @@ from gymnasium.vector import AutoresetMode
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 from cosmos_sim.envs.wfm import WorldModelEnv, WorldModelVectorEnv
-from cosmos_sim.tokenizers import build_tokenizer, preset
-from cosmos_sim.tokenizers.checkpoint import save_tokenizer
-from cosmos_sim.world_models.diffusion import DiffusionWorldModelConfig, LatentDiffusionModel
-from cosmos_sim.world_models.diffusion.checkpoint import save_world_model, tokenizer_fingerprint
 
 WFM_ID = "cosmos_sim/WFM-PushBlock-v0"
 SCENE_ID = "cosmos_sim/PushBlock-v0"
 K = 4  # frames per control interval of the CV4x8x8 tokenizer and of PushBlock
-
-
-def _save_tiny_world_model(root, task: str):
-    torch.manual_seed(0)
-    tok_config = preset("CV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
-    tok_dir = save_tokenizer(build_tokenizer(tok_config), root / "tok")
-    config = DiffusionWorldModelConfig(dim=32, depth=1, heads=2, adaln_rank=4, window=3, task=task)
-    config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
-    return save_world_model(LatentDiffusionModel(config), root / "wfm", tokenizer_dir=tok_dir)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,8 +38,8 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return _save_tiny_world_model(tmp_path_factory.mktemp("pushblock"), SCENE_ID)
+def checkpoint(tiny_pushblock_world_model):
+    return tiny_pushblock_world_model
 
 
 def _rollout(env: gym.Env, seed: int, actions: np.ndarray):
@@ -294,7 +280,7 @@ def test_start_from_given_frames_and_from_a_dataset(checkpoint, tmp_path):
         env.reset(options={"state": np.zeros(5)})
 
 
-def test_bad_input_is_a_clear_error(checkpoint, tmp_path):
+def test_bad_input_is_a_clear_error(checkpoint, tmp_path, save_tiny_world_model):
     env = WorldModelEnv(checkpoint=checkpoint)
     env.reset(seed=0)
     with pytest.raises(ValueError, match="NaN or inf"):
@@ -328,7 +314,7 @@ def test_bad_input_is_a_clear_error(checkpoint, tmp_path):
     # The step before the bad resets is not lost: the env continues.
     assert env.step(np.zeros(2, dtype=np.float32))[0].shape == (64, 64, 3)
 
-    other = _save_tiny_world_model(tmp_path / "orbit", "cosmos_sim/CameraOrbit-v0")
+    other = save_tiny_world_model(tmp_path / "orbit", "cosmos_sim/CameraOrbit-v0")
     with pytest.raises(ValueError, match="CameraOrbit-v0.*PushBlock-v0"):
         gym.make(WFM_ID, checkpoint=other)
     with pytest.raises(FileNotFoundError, match=r"checkpoint=.*cosmos-sim train wfm \+experiment=pushblock"):

@@ -113,4 +113,7 @@ def load_world_model(
         )
     model = LatentDiffusionModel(config)
     load_state_dict_strict(model, load_file(str(weights)), source=str(weights))
-    return DiffusionWorldModel(model, load_tokenizer(tok_dir), sampler=sampler, device=device, bf16=bf16)
+    # A loaded model is for inference: frozen, so a planner's gradient reaches the actions only.
+    model.requires_grad_(False)
+    tokenizer = load_tokenizer(tok_dir).requires_grad_(False)
+    return DiffusionWorldModel(model, tokenizer, sampler=sampler, device=device, bf16=bf16)

@@ -208,7 +208,6 @@ class LatentDiffusionModel(nn.Module):
 
     # ---- sampling ---------------------------------------------------------------------------------
 
-    @torch.no_grad()
     def sample_next(
         self,
         context: torch.Tensor,
@@ -219,6 +218,7 @@ class LatentDiffusionModel(nn.Module):
         """The next latent frame (B, C, 1, h, w) after ``context`` (B, C, Tc, h, w), Tc < window.
 
         actions: (B, Tc, k, A): the intervals leading to context frames 1 .. Tc-1 and to the new frame.
+        Differentiable in the actions and context when autograd is on; sample under ``torch.no_grad()``.
         """
         b, c, tc, h, w = context.shape
         edm, device = self.config.edm, context.device

@@ -30,13 +30,15 @@ Denoiser = Callable[[torch.Tensor, float], torch.Tensor]
 """``denoise(x, sigma) -> D(x; sigma)``, the clean estimate of noisy latents ``x`` at level ``sigma``."""
 
 
-@torch.no_grad()
 def heun_sample(
     denoise: Denoiser, noise: torch.Tensor, sigmas: torch.Tensor, *, second_order: bool = True
 ) -> torch.Tensor:
     """Integrate from ``noise * sigmas[0]`` down to ``sigmas[-1] = 0`` with Heun steps (or Euler steps,
     ``second_order=False``: one call per step, and stable over the few long steps of a control loop,
-    where Heun's end-of-step slope from an imperfect denoiser is extrapolated over the whole step)."""
+    where Heun's end-of-step slope from an imperfect denoiser is extrapolated over the whole step).
+
+    Autograd records the integration when it is enabled (gradient planners differentiate through it);
+    callers that only sample run it under ``torch.no_grad()``."""
     x = noise * float(sigmas[0])
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = float(sigmas[i]), float(sigmas[i + 1])

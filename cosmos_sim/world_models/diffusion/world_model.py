@@ -114,7 +114,10 @@ class DiffusionWorldModel:
     @torch.no_grad()
     def step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
         """One latent frame (k video frames) further, driven by float actions (B, k, A)."""
-        actions = self._check_actions(actions, (state.batch,), "step")
+        return self._step(state, self._check_actions(actions, (state.batch,), "step"), generator)
+
+    def _step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
+        """``step`` on checked actions, recording autograd when it is enabled."""
         context_frames = min(state.frames, self.config.window - 1)
         context = state.latents[:, :, -context_frames:]
         window_actions = torch.cat(
@@ -127,20 +130,29 @@ class DiffusionWorldModel:
             torch.cat([state.latents, new], dim=2), torch.cat([state.actions, actions[:, None]], dim=1)
         )
 
-    @torch.no_grad()
     def rollout(
-        self, state: LatentState, action_seqs: torch.Tensor, generator: torch.Generator
+        self,
+        state: LatentState,
+        action_seqs: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        grad: bool = False,
     ) -> torch.Tensor:
-        """Predicted normalized latents (B, C, H, h, w) for float actions (B, H, k, A)."""
-        action_seqs = torch.as_tensor(action_seqs, dtype=torch.float32)
+        """Predicted normalized latents (B, C, H, h, w) for float actions (B, H, k, A).
+
+        ``grad=True`` records autograd through the sampler (fixed noise, so the latents are a smooth
+        function of the actions), for planners that differentiate the rollout."""
+        if not isinstance(action_seqs, torch.Tensor):
+            action_seqs = torch.as_tensor(np.asarray(action_seqs), dtype=torch.float32)
         if action_seqs.ndim != 4:
             raise ValueError(
                 f"rollout: action_seqs must be (B, H, k, A), got shape {tuple(action_seqs.shape)}"
             )
         action_seqs = self._check_actions(action_seqs, (state.batch, action_seqs.shape[1]), "rollout")
         start = state.frames
-        for i in range(action_seqs.shape[1]):
-            state = self.step(state, action_seqs[:, i], generator)
+        with torch.set_grad_enabled(grad):
+            for i in range(action_seqs.shape[1]):
+                state = self._step(state, action_seqs[:, i], generator)
         return state.latents[:, :, start:]
 
     @torch.no_grad()
@@ -149,7 +161,8 @@ class DiffusionWorldModel:
         frames = self.tokenizer.decode(self.model.denormalize_latents(latents.to(self.device)))
         return model_to_frames(frames.clamp(-1, 1)).cpu().numpy()
 
-    @torch.no_grad()
     def predict_state(self, latents: torch.Tensor) -> torch.Tensor:
-        """Normalized latents (B, C, T, h, w) -> the task state (B, T, S) at each latent frame."""
-        return self.model.predict_state(latents.to(self.device))
+        """Normalized latents (B, C, T, h, w) -> the task state (B, T, S) at each latent frame
+        (differentiable when ``latents`` requires grad, e.g. from ``rollout(..., grad=True)``)."""
+        with torch.set_grad_enabled(latents.requires_grad):
+            return self.model.predict_state(latents.to(self.device))
