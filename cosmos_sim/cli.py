@@ -22,7 +22,9 @@ BENCH_EXAMPLES = """examples:
   cosmos-sim bench speed --out outputs/bench/speed --quick
   cosmos-sim bench tokenizer
   cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick
-  cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model"""
+  cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model
+  cosmos-sim bench policy-eval --checkpoint cosmos_sim/zoo/wfm_pushblock --quick
+  cosmos-sim bench planning            # every planner + oracle + random on 50 held-out seeds"""
 
 TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name cv4x8x8
@@ -33,6 +35,15 @@ TRAIN_EXAMPLES = """examples:
   torchrun --nproc_per_node 2 -m cosmos_sim.cli train wfm +experiment=pushblock parallel=fsdp2
 Configs: cosmos_sim/configs/{tokenizer,wfm}/; key=value overrides follow Hydra's syntax.
 Re-running a killed command resumes from the run folder's last checkpoint."""
+
+PLAN_EXAMPLES = """examples:
+  cosmos-sim plan
+  cosmos-sim plan --planner icem --seeds 8 --population 64 --out outputs/plan_icem
+  cosmos-sim plan --planner cem icem mppi gradient --seeds 50 --with-oracle --with-random
+  cosmos-sim plan --samples 4 --spread-weight 0.5      # uncertainty-aware cost
+Plans in the world model (latent rollouts, task cost on predict_state) and acts in MuJoCo; the
+oracle plans in MuJoCo itself with the same budget. `cosmos-sim bench planning` runs every method
+on 50 held-out seeds."""
 
 DEMO_EXAMPLES = """examples:
   cosmos-sim demo
@@ -91,6 +102,47 @@ def _run_bench(args: argparse.Namespace) -> int:
         run_rollout_benchmark(
             checkpoint, out, data_root=args.data_root or "outputs/data/wfm", quick=args.quick
         )
+    elif args.suite == "planning":
+        from cosmos_sim.benchmarks.planning import run_planning_benchmark
+
+        if args.checkpoint and len(args.checkpoint) > 1:
+            raise ValueError("bench planning takes one --checkpoint")
+        if args.data_root:
+            raise ValueError("bench planning resets MuJoCo with held-out seeds; it takes no --data-root")
+        run_planning_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
+    elif args.suite == "policy-eval":
+        from cosmos_sim.benchmarks.policy_eval import run_policy_eval_benchmark
+
+        if args.checkpoint and len(args.checkpoint) > 1:
+            raise ValueError("bench policy-eval takes one --checkpoint")
+        if args.data_root:
+            raise ValueError("bench policy-eval resets MuJoCo with held-out seeds; it takes no --data-root")
+        run_policy_eval_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
+    return 0
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    from cosmos_sim.benchmarks.planning import PlanningBudget, run_planning_benchmark
+
+    methods = [f"wfm-{name}" for name in args.planner]
+    methods += ["oracle-cem"] * args.with_oracle + ["random"] * args.with_random
+    budget = PlanningBudget(
+        horizon=args.horizon,
+        population=args.population,
+        iterations=args.iterations,
+        replan_every=args.replan_every,
+        samples=args.samples,
+        spread_weight=args.spread_weight,
+    )
+    run_planning_benchmark(
+        args.checkpoint,
+        args.out,
+        methods=tuple(dict.fromkeys(methods)),
+        seeds=args.seeds,
+        budget=budget,
+        steps=args.steps,
+        video_episodes=args.video_episodes,
+    )
     return 0
 
 
@@ -146,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=BENCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    bench.add_argument("suite", choices=["speed", "tokenizer", "rollout"], help="which benchmark")
+    bench.add_argument(
+        "suite", choices=["speed", "tokenizer", "rollout", "planning", "policy-eval"], help="which benchmark"
+    )
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     bench.add_argument(
@@ -177,6 +231,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. max_minutes=10 model.channels=32")
     train.set_defaults(run=_run_train)
+
+    plan = verbs.add_parser(
+        "plan",
+        help="the README's main job: MPC in the world model closing the loop on MuJoCo PushBlock",
+        epilog=PLAN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument("--checkpoint", default=None, help="world model folder (default: zoo wfm_pushblock)")
+    plan.add_argument(
+        "--planner",
+        nargs="+",
+        default=["cem"],
+        choices=["cem", "icem", "mppi", "gradient"],
+        help="optimizer(s) planning in the world model",
+    )
+    plan.add_argument("--with-oracle", action="store_true", help="also run oracle-CEM (planning in MuJoCo)")
+    plan.add_argument("--with-random", action="store_true", help="also run random actions")
+    plan.add_argument("--seeds", type=int, default=4, help="held-out episodes, all planned in one batch")
+    plan.add_argument("--steps", type=int, default=None, help="control steps (default: the episode length)")
+    plan.add_argument("--horizon", type=int, default=4, help="control steps planned ahead")
+    plan.add_argument("--population", type=int, default=32, help="candidate plans per iteration")
+    plan.add_argument("--iterations", type=int, default=2, help="optimizer iterations per replan")
+    plan.add_argument("--replan-every", type=int, default=2, help="steps executed between replans")
+    plan.add_argument("--samples", type=int, default=1, help="world-model rollouts per candidate")
+    plan.add_argument("--spread-weight", type=float, default=0.0, help="penalty on the samples' cost spread")
+    plan.add_argument("--video-episodes", type=int, default=2, help="episodes in the truth|imagined video")
+    plan.add_argument("--out", default="outputs/plan", help="output folder")
+    plan.set_defaults(run=_run_plan)
 
     demo = verbs.add_parser(
         "demo",

@@ -77,6 +77,10 @@ class DiffusionWorldModelConfig:
     """Dimension of the task's low-dimensional state read by ``predict_state``."""
     action_dropout: float = 0.1
     """Probability of dropping a sample's actions in training (classifier-free guidance)."""
+    state_on_predictions: bool = True
+    """Train the state head on the denoiser's estimates of the future frames as well as on the true
+    latents: a planner's rollout hands the head the sampler's output, which is smoother than any
+    encoded frame, and a head fitted on true latents alone misreads it."""
     edm: EDMConfig = field(default_factory=EDMConfig)
     """Noise levels of training and sampling."""
     task: str = "cosmos_sim/PushBlock-v0"

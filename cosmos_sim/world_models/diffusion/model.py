@@ -193,6 +193,14 @@ class LatentDiffusionModel(nn.Module):
             state_loss = F.mse_loss(self.state_head(latents).float(), states.float())
             metrics["state_loss"] = float(state_loss.detach())
             loss = loss + state_loss
+            if self.config.state_on_predictions:
+                # The generated frames' estimates, detached: the head learns to read them, the
+                # denoiser is not pulled towards latents that are easy to read.
+                future = ~condition_mask  # (B, T)
+                error = (self.state_head(denoised.detach()).float() - states.float()).square().mean(-1)
+                predicted_loss = (error * future).sum() / future.sum().clamp_min(1)
+                metrics["state_loss_predicted"] = float(predicted_loss.detach())
+                loss = loss + predicted_loss
         metrics["loss"] = float(loss.detach())
         return loss, metrics
 
