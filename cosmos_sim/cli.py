@@ -24,7 +24,9 @@ BENCH_EXAMPLES = """examples:
   cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick
   cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model
   cosmos-sim bench policy-eval --checkpoint cosmos_sim/zoo/wfm_pushblock --quick
-  cosmos-sim bench planning            # every planner + oracle + random on 50 held-out seeds"""
+  cosmos-sim bench planning            # every planner + oracle + random on 50 held-out seeds
+  cosmos-sim bench physics --checkpoint outputs/train/wfm_physics/model   # vs MuJoCo, floor, ceiling
+  cosmos-sim bench physics --export cases/ ; cosmos-sim bench physics --predictions cases/"""
 
 TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name cv4x8x8
@@ -83,7 +85,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
     if args.suite == "speed" and (args.checkpoint or args.data_root):
-        raise ValueError("--checkpoint and --data-root apply to `bench tokenizer` and `bench rollout` only")
+        raise ValueError("`bench speed` measures the shipped models; it takes no --checkpoint or --data-root")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
@@ -118,6 +120,22 @@ def _run_bench(args: argparse.Namespace) -> int:
         if args.data_root:
             raise ValueError("bench policy-eval resets MuJoCo with held-out seeds; it takes no --data-root")
         run_policy_eval_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
+    elif args.suite == "physics":
+        from cosmos_sim.benchmarks.physics_alignment import (
+            export_physics_cases,
+            run_physics_alignment_benchmark,
+        )
+
+        if args.data_root:
+            raise ValueError("bench physics simulates held-out seeds in MuJoCo; it takes no --data-root")
+        if args.export and (args.checkpoint or args.predictions):
+            raise ValueError("bench physics --export writes the conditioning only; score with a separate run")
+        if args.export:
+            export_physics_cases(args.export, quick=args.quick)
+        else:
+            run_physics_alignment_benchmark(
+                out, checkpoints=args.checkpoint, predictions=args.predictions or (), quick=args.quick
+            )
     return 0
 
 
@@ -199,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument(
-        "suite", choices=["speed", "tokenizer", "rollout", "planning", "policy-eval"], help="which benchmark"
+        "suite",
+        choices=["speed", "tokenizer", "rollout", "planning", "policy-eval", "physics"],
+        help="which benchmark",
     )
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
@@ -208,12 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIR",
         help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8); "
-        "rollout: one saved world model (default: zoo wfm_pushblock)",
+        "rollout, planning, policy-eval: one saved world model (default: zoo wfm_pushblock); "
+        "physics: world models to score, repeatable (default: zoo wfm_physics if present)",
     )
     bench.add_argument(
         "--data-root",
         default=None,
         help="held-out datasets (default: outputs/data/tokenizer for tokenizer, outputs/data/wfm for rollout)",
+    )
+    bench.add_argument(
+        "--predictions",
+        action="append",
+        metavar="DIR",
+        help="physics: a folder of predicted videos <DIR>/<scenario>/seed_<seed>.mp4 to score, repeatable",
+    )
+    bench.add_argument(
+        "--export", default=None, metavar="DIR", help="physics: write the conditioning for external models"
     )
     bench.set_defaults(run=_run_bench)
 

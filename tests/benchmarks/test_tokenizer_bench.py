@@ -163,4 +163,4 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
     with pytest.raises(ValueError, match="SceneData fields"):
         run_tokenizer_benchmark([bad_scenes], tmp_path / "o")
     assert main(["bench", "speed", "--checkpoint", str(checkpoint)]) == 2
-    assert "apply to `bench tokenizer` and `bench rollout` only" in capsys.readouterr().err
+    assert "takes no --checkpoint or --data-root" in capsys.readouterr().err
