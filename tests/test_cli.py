@@ -9,13 +9,25 @@ import pytest
 from cosmos_sim.cli import build_parser, main
 
 
-@pytest.mark.parametrize("verb", ["generate", "bench", "demo"])
+@pytest.mark.parametrize("verb", ["generate", "bench", "train", "plan", "demo"])
 def test_every_verb_help_shows_examples(verb, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([verb, "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "examples:" in text and f"cosmos-sim {verb}" in text
+
+
+def test_plan_runs_the_loop_with_the_given_budget(tiny_pushblock_world_model, tmp_path, capsys):
+    argv = ["plan", "--checkpoint", str(tiny_pushblock_world_model), "--out", str(tmp_path), "--seeds", "1"]
+    argv += ["--steps", "2", "--horizon", "2", "--population", "4", "--iterations", "1", "--with-random"]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "planning.json").read_text())
+    assert list(report["methods"]) == ["wfm-cem", "random"]
+    assert report["budget"]["horizon"] == 2 and report["budget"]["population"] == 4
+    assert "| wfm-cem |" in capsys.readouterr().out
+    assert main(["plan", "--out", str(tmp_path), "--horizon", "2", "--replan-every", "3"]) == 2
+    assert "replan_every" in capsys.readouterr().err
 
 
 def test_bad_json_argument_is_rejected(capsys):
