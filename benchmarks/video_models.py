@@ -1,0 +1,211 @@
+"""The models a benchmark can score, behind one call: ``predict(context, actions) -> frames``.
+
+The physics-alignment and 3D-consistency benchmarks are open to any video model (issue 6): a Python
+callable, a cosmos-sim ``WorldModel`` checkpoint, or a folder of mp4 files that a model running
+elsewhere wrote after reading the conditioning that ``export_cases`` exported. All of them become a
+``VideoSource``; a benchmark asks it for one ``Case`` at a time, so one bad case (a missing file, a
+wrong shape) is reported as that case's error and the rest of the suite is still scored.
+
+Conventions (DESIGN.md, "Contracts"):
+
+- ``Case.context``: the conditioning frames, uint8 ``(Tc, H, W, 3)``;
+- ``Case.actions``: float32 ``(Tc - 1 + horizon, A)``, one per frame transition: ``actions[t]`` acts
+  between frame ``t`` and ``t + 1`` (an env step holds its action for its ``k`` frames, so each step's
+  action appears ``k`` times); passive scenes have ``A = 1`` and zeros;
+- a prediction: uint8 ``(horizon, H, W, 3)``, the frames after the context.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cosmos_sim.data.video_io import VideoError, decode_video, encode_video, probe_video
+
+
+@dataclass
+class Case:
+    """One scored episode: what the model is given, and how many frames it must produce."""
+
+    scenario: str
+    """Scene name without namespace, e.g. ``Physics-FreeFall-v0`` or ``CameraOrbit-v0``."""
+    seed: int
+    """Reset seed of the ground-truth episode."""
+    context: np.ndarray
+    """uint8 (Tc, H, W, 3)."""
+    actions: np.ndarray
+    """float32 (Tc - 1 + horizon, A): actions[t] acts between frames t and t + 1."""
+    horizon: int
+    """Frames to predict after the context."""
+    fps: float
+    """Frame rate of the ground truth."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario}/seed_{self.seed}"
+
+    def expected_shape(self) -> tuple[int, int, int, int]:
+        return (self.horizon, *self.context.shape[1:])
+
+
+class PredictionError(ValueError):
+    """A model's prediction for a case could not be obtained or has the wrong form."""
+
+
+def check_prediction(frames, case: Case, source: str) -> np.ndarray:
+    """Return ``frames`` as uint8 ``(horizon, H, W, 3)`` or raise a PredictionError naming the case."""
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    if not isinstance(frames, np.ndarray):
+        raise PredictionError(
+            f"{source}: {case.key}: prediction must be a uint8 array {case.expected_shape()}, "
+            f"got {type(frames).__name__}"
+        )
+    if frames.dtype != np.uint8:
+        raise PredictionError(f"{source}: {case.key}: prediction must be uint8 (0..255), got {frames.dtype}")
+    if frames.shape != case.expected_shape():
+        raise PredictionError(
+            f"{source}: {case.key}: prediction must have shape {case.expected_shape()} "
+            f"(horizon, H, W, 3), got {frames.shape}"
+        )
+    return frames
+
+
+class VideoSource:
+    """Something that predicts the frames of a case."""
+
+    name: str = "model"
+
+    def predict(self, case: Case) -> np.ndarray:
+        """uint8 ``(horizon, H, W, 3)``; raises ``PredictionError`` saying what was wrong."""
+        raise NotImplementedError
+
+
+class CallableSource(VideoSource):
+    """``fn(context (1, Tc, H, W, 3) uint8, actions (1, Tc - 1 + horizon, A) float32) -> frames
+    (1, horizon, H, W, 3) uint8`` (numpy or torch)."""
+
+    def __init__(self, fn: Callable, name: str = "callable") -> None:
+        if not callable(fn):
+            raise TypeError(f"CallableSource needs a callable, got {type(fn).__name__}")
+        self.fn, self.name = fn, name
+
+    def predict(self, case: Case) -> np.ndarray:
+        out = self.fn(case.context[None], case.actions[None])
+        if isinstance(out, torch.Tensor):
+            out = out.detach().cpu().numpy()
+        if isinstance(out, np.ndarray) and out.ndim == 5 and out.shape[0] == 1:
+            out = out[0]
+        return check_prediction(out, case, self.name)
+
+
+class WorldModelSource(VideoSource):
+    """A cosmos-sim world model checkpoint: encode the context with its actions, roll out the future
+    actions in latent space (one latent frame per ``k`` frames), decode.
+
+    The context must be ``1 + k*n`` frames and the horizon a multiple of ``k``.
+    """
+
+    def __init__(self, checkpoint: str | Path, *, seed: int = 0, name: str | None = None) -> None:
+        from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
+
+        self.world = load_world_model(checkpoint)
+        self.seed = seed
+        self.name = name or Path(checkpoint).name
+
+    def predict(self, case: Case) -> np.ndarray:
+        k, world = self.world.actions_per_step, self.world
+        tc = case.context.shape[0]
+        if (tc - 1) % k or case.horizon % k:
+            raise PredictionError(
+                f"{self.name}: {case.key}: the model needs 1 + {k}*n context frames and a horizon that is a "
+                f"multiple of {k}, got {tc} and {case.horizon}"
+            )
+        size = tuple(n * world.tokenizer.config.spatial_compression for n in world.config.latent_size)
+        if case.context.shape[1:3] != size:
+            raise PredictionError(
+                f"{self.name}: {case.key}: the model takes {size[0]}x{size[1]} (H x W) frames, the case has "
+                f"{case.context.shape[1]}x{case.context.shape[2]}"
+            )
+        if case.actions.shape[1] != world.action_dim:
+            raise PredictionError(
+                f"{self.name}: {case.key}: the model takes {world.action_dim}-dim actions, the case has "
+                f"{case.actions.shape[1]}"
+            )
+        state = world.encode(case.context[None], case.actions[None, : tc - 1] if tc > 1 else None)
+        future = torch.from_numpy(np.ascontiguousarray(case.actions[tc - 1 :], dtype=np.float32))
+        future = future.reshape(1, case.horizon // k, k, -1)
+        generator = torch.Generator().manual_seed(self.seed + case.seed)
+        latents = world.rollout(state, future, generator)
+        frames = world.decode(torch.cat([state.latents, latents], dim=2))[0]  # (tc + horizon, H, W, 3)
+        return check_prediction(frames[tc:], case, self.name)
+
+
+def case_video_path(folder: str | Path, case: Case) -> Path:
+    """Where a folder source keeps a case's predicted video: ``<folder>/<scenario>/seed_<seed>.mp4``."""
+    return Path(folder) / case.scenario / f"seed_{case.seed}.mp4"
+
+
+class FolderSource(VideoSource):
+    """Predictions written by a model that runs elsewhere: ``<folder>/<scenario>/seed_<seed>.mp4``, each
+    holding exactly the ``horizon`` predicted frames at the case's size and frame rate."""
+
+    def __init__(self, folder: str | Path, name: str | None = None) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"FolderSource: no folder {self.folder}")
+        self.name = name or self.folder.name
+
+    def predict(self, case: Case) -> np.ndarray:
+        path = case_video_path(self.folder, case)
+        if not path.is_file():
+            scenarios = sorted(p.name for p in self.folder.iterdir() if p.is_dir())
+            raise PredictionError(
+                f"{self.name}: {case.key}: no video at {path} (the folder has scenarios {scenarios})"
+            )
+        try:
+            info = probe_video(path)
+            frames = decode_video(path)
+        except VideoError as error:
+            raise PredictionError(f"{self.name}: {case.key}: {error}") from None
+        fps = info.get("video.fps")
+        if fps is None or abs(float(fps) - case.fps) > 1e-3 * case.fps:
+            found = "an unknown frame rate" if fps is None else f"{float(fps):g} fps"
+            raise PredictionError(
+                f"{self.name}: {case.key}: {path} runs at {found}, expected {case.fps:g} fps"
+            )
+        return check_prediction(frames, case, f"{self.name} ({path})")
+
+
+def export_cases(cases: list[Case], folder: str | Path) -> Path:
+    """Write what a model running elsewhere needs: per case ``<scenario>/seed_<seed>_context.mp4``
+    (H.264 at CRF 0 in YUV 4:4:4, near-lossless) and ``seed_<seed>.json`` (actions, horizon, fps, size),
+    plus ``cases.json`` listing them. Its predictions go to ``case_video_path``."""
+    folder = Path(folder)
+    index = []
+    for case in cases:
+        base = folder / case.scenario
+        base.mkdir(parents=True, exist_ok=True)
+        encode_video(
+            base / f"seed_{case.seed}_context.mp4", case.context, fps=case.fps, pix_fmt="yuv444p", crf=0
+        )
+        meta = {
+            "scenario": case.scenario,
+            "seed": case.seed,
+            "context_frames": int(case.context.shape[0]),
+            "horizon": case.horizon,
+            "fps": case.fps,
+            "height": int(case.context.shape[1]),
+            "width": int(case.context.shape[2]),
+            "actions": case.actions.tolist(),
+            "prediction": str(case_video_path(".", case)),
+        }
+        (base / f"seed_{case.seed}.json").write_text(json.dumps(meta) + "\n")
+        index.append({"scenario": case.scenario, "seed": case.seed})
+    (folder / "cases.json").write_text(json.dumps(index, indent=1) + "\n")
+    return folder

@@ -1,0 +1,234 @@
+"""`cosmos-sim bench physics`: truth at the ceiling, a frozen video near the floor, every bad input
+reported against its scenario while the rest of the suite is scored, and the reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cosmos_sim.benchmarks.physics_alignment import (
+    CEILING,
+    FLOOR,
+    CopyLastFrameSource,
+    PerturbedSimulationSource,
+    SimulationSource,
+    TokenizerRoundTripSource,
+    build_ground_truth,
+    evaluate_source,
+    export_physics_cases,
+    physical_variances,
+    run_physics_alignment_benchmark,
+)
+from cosmos_sim.benchmarks.video_models import CallableSource, FolderSource, WorldModelSource, case_video_path
+from cosmos_sim.cli import main
+from cosmos_sim.data.video_io import decode_video, encode_video
+from cosmos_sim.tokenizers import build_tokenizer, preset
+from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+from cosmos_sim.world_models.diffusion import DiffusionWorldModelConfig, LatentDiffusionModel
+from cosmos_sim.world_models.diffusion.checkpoint import save_world_model, tokenizer_fingerprint
+
+# A short suite: two scenarios with motion through the whole horizon, one seed each.
+SCENARIOS = ("Physics-FreeFall-v0", "Physics-Collision-v0")
+SEEDS = [40_000]
+HORIZON = 8
+
+
+@pytest.fixture(scope="module")
+def truths():
+    return build_ground_truth(SCENARIOS, SEEDS, context_frames=5, horizon=HORIZON)
+
+
+@pytest.fixture(scope="module")
+def variances(truths):
+    return physical_variances(truths)
+
+
+def _scores(row) -> dict[str, float]:
+    return {name: entry["physics_iq"] for name, entry in row["scenarios"].items()}
+
+
+def test_ground_truth_is_deterministic_and_shaped(truths):
+    again = build_ground_truth(SCENARIOS, SEEDS, context_frames=5, horizon=HORIZON)
+    for a, b in zip(truths, again, strict=True):
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_array_equal(a.perturbed, b.perturbed)
+    truth = truths[0]
+    assert truth.case.context.shape == (5, 64, 64, 3) and truth.frames.shape == (HORIZON, 64, 64, 3)
+    assert truth.case.actions.shape == (5 - 1 + HORIZON, 1) and truth.case.fps == 25.0
+    assert truth.centres.shape == (HORIZON, 3, 3)  # ball, cube, can
+    assert not np.array_equal(truth.perturbed, truth.frames)  # the perturbation shows, barely
+    assert np.abs(truth.perturbed.astype(int) - truth.frames).mean() < 1.0
+
+
+def test_truth_scores_at_the_ceiling_and_a_frozen_video_near_the_floor(truths, variances):
+    truth = evaluate_source(SimulationSource(0.0, "truth"), truths, variances)
+    ceiling = evaluate_source(PerturbedSimulationSource(truths), truths, variances)
+    frozen = evaluate_source(CopyLastFrameSource(), truths, variances)
+    for scenario in SCENARIOS:
+        exact = truth["scenarios"][scenario]
+        assert exact["physics_iq"] == 100.0 and exact["psnr"] == 100.0 and exact["mask_iou"] == 1.0
+        assert (
+            exact["centroid_px"] == 0.0 and exact["vanished"] == exact["appeared"] == exact["in_floor"] == 0
+        )
+        assert ceiling["scenarios"][scenario]["physics_iq"] == pytest.approx(100.0)
+        assert ceiling["scenarios"][scenario]["spatiotemporal_iou"] < 1.0  # physics is not exactly itself
+        still = frozen["scenarios"][scenario]
+        assert still["physics_iq"] < 20.0, still["physics_iq"]
+        assert still["spatial_iou"] == 0.0  # nothing moves: no overlap with the truth's motion
+        assert still["centroid_px"] > 2.0 and still["psnr"] < exact["psnr"] - 40
+    assert truth["overall"]["physics_iq"] == 100.0 and frozen["overall"]["physics_iq"] < 20.0
+    assert truth["errors"] == frozen["errors"] == []
+
+
+def test_callable_with_wrong_shape_or_dtype_is_an_error_of_its_scenario(truths, variances):
+    def predict(context, actions):
+        # Right for free fall (the last frame repeated); for collision one frame short, then float.
+        horizon = actions.shape[1] - context.shape[1] + 1
+        frames = np.repeat(context[:, -1:], horizon, axis=1)
+        if np.array_equal(context[0], truths[1].case.context):
+            return frames[:, :-1]
+        return frames
+
+    row = evaluate_source(CallableSource(predict, name="lazy"), truths, variances)
+    assert row["scenarios"]["Physics-FreeFall-v0"]["cases"] == 1
+    collision = row["scenarios"]["Physics-Collision-v0"]
+    assert collision["cases"] == 0 and collision["errors"] == 1
+    assert "Physics-Collision-v0/seed_40000" in collision["error"]
+    assert "shape (8, 64, 64, 3)" in collision["error"] and "(7, 64, 64, 3)" in collision["error"]
+    assert row["overall"]["physics_iq"] == row["scenarios"]["Physics-FreeFall-v0"]["physics_iq"]
+
+    floats = evaluate_source(
+        CallableSource(lambda c, a: np.zeros((1, HORIZON, 64, 64, 3)), "f"), truths, variances
+    )
+    assert [e["scenario"] for e in floats["errors"]] == list(SCENARIOS) and floats["overall"] is None
+    assert "must be uint8 (0..255), got float64" in floats["errors"][0]["error"]
+
+
+def _write(path, frames, fps=25.0):
+    encode_video(path, frames, fps=fps, pix_fmt="yuv444p", crf=0)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("missing", "no video at"),
+        ("length", "must have shape (8, 64, 64, 3) (horizon, H, W, 3), got (6, 64, 64, 3)"),
+        ("size", "must have shape (8, 64, 64, 3) (horizon, H, W, 3), got (8, 32, 32, 3)"),
+        ("fps", "runs at 10 fps, expected 25 fps"),
+    ],
+)
+def test_folder_with_a_bad_scenario_is_reported_and_the_rest_scored(
+    tmp_path, truths, variances, bad, message
+):
+    good, broken = truths  # free fall right, collision wrong
+    _write(case_video_path(tmp_path, good.case), good.frames)
+    path = case_video_path(tmp_path, broken.case)
+    if bad == "length":
+        _write(path, broken.frames[:6])
+    elif bad == "size":
+        _write(path, broken.frames[:, ::2, ::2])
+    elif bad == "fps":
+        _write(path, broken.frames, fps=10.0)
+    row = evaluate_source(FolderSource(tmp_path, name="elsewhere"), truths, variances)
+    (error,) = row["errors"]
+    assert error["scenario"] == "Physics-Collision-v0" and message in error["error"], error
+    assert "Physics-Collision-v0/seed_40000" in error["error"]
+    # The lossless truth scores at the ceiling (up to YUV rounding), counted in the overall row.
+    free_fall = row["scenarios"]["Physics-FreeFall-v0"]
+    assert free_fall["cases"] == 1 and free_fall["physics_iq"] > 95.0
+    assert row["overall"]["physics_iq"] == free_fall["physics_iq"]
+
+
+def test_exported_conditioning_round_trips_through_a_model_elsewhere(tmp_path, truths, variances):
+    export_physics_cases(tmp_path, scenarios=SCENARIOS, seeds=SEEDS, horizon=HORIZON)
+    for truth in truths:  # the "model": read the exported context, repeat its last frame
+        base = tmp_path / truth.case.scenario
+        meta = json.loads((base / "seed_40000.json").read_text())
+        context = decode_video(base / "seed_40000_context.mp4")
+        assert np.abs(context.astype(int) - truth.case.context).max() <= 2  # near-lossless
+        assert len(meta["actions"]) == 5 - 1 + HORIZON and meta["horizon"] == HORIZON
+        _write(tmp_path / meta["prediction"], np.repeat(context[-1:], meta["horizon"], axis=0))
+    elsewhere = evaluate_source(FolderSource(tmp_path), truths, variances)
+    here = evaluate_source(CopyLastFrameSource(), truths, variances)
+    assert elsewhere["errors"] == []
+    for scenario in SCENARIOS:
+        for key in ("physics_iq", "spatial_iou", "mask_iou"):
+            assert elsewhere["scenarios"][scenario][key] == pytest.approx(
+                here["scenarios"][scenario][key], abs=0.02
+            )
+
+
+def test_world_model_checkpoints_are_scored_or_their_mismatch_reported(
+    tmp_path, truths, variances, save_tiny_world_model
+):
+    # The session fixture's model takes PushBlock's 2-dim actions: every case is an error that says so.
+    two_dim = WorldModelSource(save_tiny_world_model(tmp_path / "pushblock", "cosmos_sim/PushBlock-v0"))
+    row = evaluate_source(two_dim, truths, variances)
+    assert row["overall"] is None and len(row["errors"]) == len(truths)
+    assert "takes 2-dim actions, the case has 1" in row["errors"][0]["error"]
+    # A passive-scene model (1-dim no-op actions), untrained: scored, with finite metrics.
+    torch.manual_seed(0)
+    tok_config = preset("CV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())
+    tok_dir = save_tokenizer(build_tokenizer(tok_config), tmp_path / "tok")
+    config = DiffusionWorldModelConfig(
+        dim=32, depth=1, heads=2, adaln_rank=4, window=3, action_dim=1, task="cosmos_sim/Physics-FreeFall-v0"
+    )
+    config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
+    checkpoint = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
+    model = WorldModelSource(checkpoint)
+    for source in (model, TokenizerRoundTripSource(model, truths)):
+        row = evaluate_source(source, truths, variances)
+        assert row["errors"] == [] and all(s["cases"] == 1 for s in row["scenarios"].values())
+        assert 0.0 <= row["overall"]["physics_iq"] <= 100.0 and np.isfinite(row["overall"]["psnr"])
+    round_trip = evaluate_source(TokenizerRoundTripSource(two_dim, truths), truths, variances)
+    assert (
+        len(round_trip["errors"]) == len(truths)
+        and "A=2), got (1, 12, 1)" in round_trip["errors"][0]["error"]
+    )
+
+
+def test_benchmark_writes_its_reports(tmp_path, capsys):
+    def wrong_dtype(context, actions):
+        return np.zeros((1, HORIZON, 64, 64, 3), np.float32)
+
+    report = run_physics_alignment_benchmark(
+        tmp_path,
+        sources=[wrong_dtype],
+        checkpoints=[],
+        scenarios=SCENARIOS,
+        seeds=SEEDS,
+        horizon=HORIZON,
+        progress=False,
+    )
+    assert [row["name"] for row in report["rows"]] == [CEILING, "wrong_dtype", FLOOR]
+    assert report["ceiling_above_floor"] == {s: True for s in SCENARIOS}
+    saved = json.loads((tmp_path / "physics_alignment.json").read_text())
+    assert saved["rows"][0]["overall"]["physics_iq"] == 100.0
+    assert len(saved["rows"][1]["errors"]) == 2 and saved["rows"][1]["overall"] is None
+    assert len(saved["rows"][2]["overall"]["curves"]["psnr"]) == HORIZON
+    markdown = (tmp_path / "physics_alignment.md").read_text()
+    assert all(f"## {s}" in markdown for s in SCENARIOS) and "## Errors (2 cases" in markdown
+    assert "| wrong_dtype | error |" in markdown
+    assert (tmp_path / "physics_alignment.png").stat().st_size > 10_000
+    # Videos of the rows that produced frames: truth | prediction | motion, 3x upscaled, context included.
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == [
+        "ceiling_perturbed_re-simulation.mp4",
+        "floor_copy_last_frame.mp4",
+    ]
+    assert "| floor: copy last frame |" in capsys.readouterr().out
+
+
+def test_cli_exports_the_conditioning_and_refuses_bad_options(tmp_path, capsys):
+    assert main(["bench", "physics", "--export", str(tmp_path / "cases"), "--quick"]) == 0
+    index = json.loads((tmp_path / "cases" / "cases.json").read_text())
+    assert len(index) == 7 * 2 and {"scenario": "Physics-Toppling-v0", "seed": 40_001} in index
+    meta = json.loads((tmp_path / "cases" / "Physics-Toppling-v0" / "seed_40001.json").read_text())
+    assert (meta["context_frames"], meta["horizon"], meta["fps"]) == (5, 16, 25.0)
+    assert main(["bench", "physics", "--export", str(tmp_path), "--checkpoint", str(tmp_path)]) == 2
+    assert main(["bench", "physics", "--data-root", str(tmp_path)]) == 2
+    assert main(["bench", "physics", "--predictions", str(tmp_path / "nowhere")]) == 2
+    assert "no folder" in capsys.readouterr().err
