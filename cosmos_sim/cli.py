@@ -26,7 +26,9 @@ BENCH_EXAMPLES = """examples:
   cosmos-sim bench policy-eval --checkpoint cosmos_sim/zoo/wfm_pushblock --quick
   cosmos-sim bench planning            # every planner + oracle + random on 50 held-out seeds
   cosmos-sim bench physics --checkpoint outputs/train/wfm_physics/model   # vs MuJoCo, floor, ceiling
-  cosmos-sim bench physics --export cases/ ; cosmos-sim bench physics --predictions cases/"""
+  cosmos-sim bench physics --export cases/ ; cosmos-sim bench physics --predictions cases/
+  cosmos-sim bench 3d --checkpoint outputs/train/wfm_camera_orbit/model   # vs MuJoCo and two floors
+  cosmos-sim bench 3d --export orbit_cases/ ; cosmos-sim bench 3d --predictions orbit_cases/"""
 
 TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name cv4x8x8
@@ -136,6 +138,22 @@ def _run_bench(args: argparse.Namespace) -> int:
             run_physics_alignment_benchmark(
                 out, checkpoints=args.checkpoint, predictions=args.predictions or (), quick=args.quick
             )
+    elif args.suite == "3d":
+        from cosmos_sim.benchmarks.consistency_3d import (
+            export_consistency_3d_cases,
+            run_consistency_3d_benchmark,
+        )
+
+        if args.data_root:
+            raise ValueError("bench 3d renders held-out seeds in MuJoCo; it takes no --data-root")
+        if args.export and (args.checkpoint or args.predictions):
+            raise ValueError("bench 3d --export writes the conditioning only; score with a separate run")
+        if args.export:
+            export_consistency_3d_cases(args.export, quick=args.quick)
+        else:
+            run_consistency_3d_benchmark(
+                out, checkpoints=args.checkpoint, predictions=args.predictions or (), quick=args.quick
+            )
     return 0
 
 
@@ -218,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "suite",
-        choices=["speed", "tokenizer", "rollout", "planning", "policy-eval", "physics"],
+        choices=["speed", "tokenizer", "rollout", "planning", "policy-eval", "physics", "3d"],
         help="which benchmark",
     )
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
@@ -229,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8); "
         "rollout, planning, policy-eval: one saved world model (default: zoo wfm_pushblock); "
-        "physics: world models to score, repeatable (default: zoo wfm_physics if present)",
+        "physics: world models to score, repeatable (default: zoo wfm_physics if present); "
+        "3d: camera world models to score, repeatable (default: zoo wfm_camera_orbit if present)",
     )
     bench.add_argument(
         "--data-root",
@@ -240,10 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--predictions",
         action="append",
         metavar="DIR",
-        help="physics: a folder of predicted videos <DIR>/<scenario>/seed_<seed>.mp4 to score, repeatable",
+        help="physics, 3d: a folder of predicted videos <DIR>/<scenario>/seed_<seed>.mp4 to score, repeatable",
     )
     bench.add_argument(
-        "--export", default=None, metavar="DIR", help="physics: write the conditioning for external models"
+        "--export",
+        default=None,
+        metavar="DIR",
+        help="physics, 3d: write the conditioning for external models",
     )
     bench.set_defaults(run=_run_bench)
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install cosmos-sim into it (editable, with the extras named in $EXTRAS).
+# Create .venv and install cosmos-sim into it (editable, with the extras named in $EXTRAS; default
+# dev,bench: the test suite imports the benchmarks' OpenCV, open3d and kornia).
 #
 # torch comes first, chosen for the machine: the CUDA build where an NVIDIA GPU answers
 # nvidia-smi, otherwise the CPU build (torch==2.13.0+cpu), so a CPU-only machine never
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${EXTRAS:-dev}"
+EXTRAS="${EXTRAS:-dev,bench}"
 PYTHON="${PYTHON:-python3}"
 TORCH_CPU_SPEC="${TORCH_CPU_SPEC:-torch==2.13.0+cpu}"
 TORCH_GPU_SPEC="${TORCH_GPU_SPEC:-torch>=2.4}"
@@ -20,15 +21,23 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     exit 1
 fi
 
-# MuJoCo renders offscreen through EGL (or OSMesa). Install Mesa's EGL when neither is present
-# and we may (root with apt-get); otherwise say which packages are missing.
+# System libraries the wheels expect: MuJoCo renders offscreen through EGL (or OSMesa); open3d
+# (the bench extra) links libusb-1.0. Install what is missing when we may (root with apt-get);
+# otherwise say which packages are missing.
+MISSING_APT=()
 if ! ldconfig -p 2>/dev/null | grep -qE 'libEGL\.so|libOSMesa\.so'; then
+    MISSING_APT+=(libegl1 libgl1-mesa-dri libegl-mesa0)
+fi
+if [[ ",$EXTRAS," == *",bench,"* ]] && ! ldconfig -p 2>/dev/null | grep -q 'libusb-1\.0\.so\.0'; then
+    MISSING_APT+=(libusb-1.0-0)
+fi
+if [ "${#MISSING_APT[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "bootstrap: installing Mesa EGL for offscreen rendering"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1-mesa-dri libegl-mesa0
+        echo "bootstrap: installing ${MISSING_APT[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${MISSING_APT[@]}"
     else
-        echo "bootstrap: warning: no libEGL or libOSMesa found; rendering will fail until you install" \
-             "libegl1 libegl-mesa0 libgl1-mesa-dri (or libosmesa6)" >&2
+        echo "bootstrap: warning: missing system libraries; install the packages ${MISSING_APT[*]}" \
+             "(rendering needs libEGL or libOSMesa, open3d needs libusb-1.0)" >&2
     fi
 fi
 
@@ -54,3 +63,6 @@ fi
 echo "bootstrap: installing cosmos-sim[$EXTRAS]"
 "${PIP[@]}" -e ".[$EXTRAS]"
 .venv/bin/python -c 'import torch, mujoco, gymnasium, cosmos_sim; print(f"bootstrap: ok (torch {torch.__version__}, mujoco {mujoco.__version__}, gymnasium {gymnasium.__version__})")'
+if [[ ",$EXTRAS," == *",bench,"* ]]; then
+    .venv/bin/python -c 'import cv2, kornia, open3d; print(f"bootstrap: bench ok (opencv {cv2.__version__}, kornia {kornia.__version__}, open3d {open3d.__version__})")'
+fi
