@@ -20,6 +20,7 @@ from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 from cosmos_sim.world_models.diffusion.model import SamplerConfig
 
 SAMPLERS = [
+    SamplerConfig(steps=1, solver="euler"),  # one network call: the denoiser's estimate from pure noise
     SamplerConfig(steps=2, solver="heun"),
     SamplerConfig(steps=2, solver="heun", sigma_min=1.0),
     SamplerConfig(steps=2, solver="euler", sigma_min=2.0),
