@@ -360,7 +360,10 @@ def _markdown(report: dict[str, Any]) -> str:
         lines += ["", report["wfm_vs_oracle"]]
     lines += [
         "",
-        f"Machine: {report['machine'].get('cpu', '?')}, {report['machine'].get('threads', '?')} threads.",
+        "Peak RSS: the process's high-water mark, reset before each method (Linux); it includes what "
+        "earlier methods left allocated.",
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"{report['settings_threads']} torch threads.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -398,10 +401,14 @@ def run_planning_benchmark(
     budget: PlanningBudget | None = None,
     steps: int | None = None,
     video_episodes: int = 3,
+    guidance: float = 1.0,
     quick: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run ``methods`` on ``seeds`` held-out episodes; write and return the report."""
+    """Run ``methods`` on ``seeds`` held-out episodes; write and return the report.
+
+    ``guidance``: classifier-free guidance scale of the world model's sampler while planning (1: none;
+    > 1 strengthens the actions' effect on the predicted frames, at twice the network calls)."""
     budget = budget or PlanningBudget()
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -415,6 +422,9 @@ def run_planning_benchmark(
         )
     config, _ = read_world_model_config(checkpoint)
     world = load_world_model(checkpoint)
+    if not guidance >= 1.0:
+        raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
+    world.sampler = dataclasses.replace(world.sampler, guidance=float(guidance))
     env_id = config.task
     probe = gym.make(env_id)
     episode_steps = probe.spec.max_episode_steps or 50
@@ -492,7 +502,10 @@ def run_planning_benchmark(
             **dataclasses.asdict(budget),
             "latent_steps_per_control_step": budget.latent_steps_per_control_step(),
         },
-        "sampler": f"{world.sampler.solver}, {world.sampler.steps} steps, sigma_min {world.sampler.sigma_min}",
+        "sampler": (
+            f"{world.sampler.solver}, {world.sampler.steps} steps, sigma_min {world.sampler.sigma_min}, "
+            f"guidance {world.sampler.guidance}"
+        ),
         "machine": describe_machine(),
         "settings_threads": torch.get_num_threads(),
         "methods": results,

@@ -178,6 +178,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         budget=budget,
         steps=args.steps,
         video_episodes=args.video_episodes,
+        guidance=args.guidance,
     )
     return 0
 
@@ -309,6 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--samples", type=int, default=1, help="world-model rollouts per candidate")
     plan.add_argument("--spread-weight", type=float, default=0.0, help="penalty on the samples' cost spread")
     plan.add_argument("--video-episodes", type=int, default=2, help="episodes in the truth|imagined video")
+    plan.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        help="classifier-free guidance of the model's sampler (1: none)",
+    )
     plan.add_argument("--out", default="outputs/plan", help="output folder")
     plan.set_defaults(run=_run_plan)
 
