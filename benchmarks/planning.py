@@ -428,7 +428,8 @@ def run_planning_benchmark(
     env_id = config.task
     probe = gym.make(env_id)
     episode_steps = probe.spec.max_episode_steps or 50
-    control_dt, threshold = probe.unwrapped.dt, probe.unwrapped.task.success_threshold
+    control_dt, task = probe.unwrapped.dt, probe.unwrapped.task
+    threshold = task.success_threshold
     probe.close()
     if quick:
         seeds, steps, video_episodes = min(seeds, 2), min(steps or episode_steps, 6), min(video_episodes, 1)
@@ -470,7 +471,6 @@ def run_planning_benchmark(
             times = single.result.planning_seconds
             latency = float(np.mean(times[cycle:] if len(times) > cycle else times))
         episodes = run.result.episodes
-        task = gym.make(env_id).unwrapped.task
         final = [task.goal_distance(e.states[-1], e.goal) for e in episodes]
         record = MethodResult(
             method=method,
