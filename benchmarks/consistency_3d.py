@@ -91,9 +91,7 @@ prints the overall table.
 from __future__ import annotations
 
 import json
-import re
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +105,7 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
 from cosmos_sim.benchmarks.video_models import (
     CallableSource,
     Case,
@@ -327,13 +326,6 @@ PAIR_KEYS = (
 """Per-pair values of a case, arrays over the horizon."""
 
 
-def _nanmean(values, axis=None):
-    """Mean over finite entries; NaN (not a warning) where there are none."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.asarray(values, dtype=np.float64), axis=axis)
-
-
 def score_prediction(
     pred: np.ndarray, truth: OrbitTruth, depth: np.ndarray | None = None, *, matcher: str = "flow"
 ) -> dict[str, Any]:
@@ -398,15 +390,15 @@ CURVE_KEYS = (
 def _summary_of_pairs(pairs: dict[str, np.ndarray], axis) -> dict[str, Any]:
     """Means of stacked per-pair arrays ``(cases, horizon)`` over ``axis`` (None: all pairs)."""
     return {
-        "pose_success": _nanmean(pairs["success"], axis),
-        "rotation_error_deg": _nanmean(pairs["rotation_error_deg"], axis),
-        "translation_error_deg": _nanmean(pairs["translation_error_deg"], axis),
-        "no_estimate": 1.0 - _nanmean(pairs["estimated"], axis),
-        "sampson_fitted_px": _nanmean(pairs["sampson_fitted_px"], axis),
-        "sampson_calibrated_px": _nanmean(pairs["sampson_calibrated_px"], axis),
-        "correspondences": _nanmean(pairs["correspondences"], axis),
-        "depth_distance_mm": _nanmean(pairs["depth_distance_mm"], axis),
-        "depth_fitness": _nanmean(pairs["depth_fitness"], axis),
+        "pose_success": nanmean(pairs["success"], axis),
+        "rotation_error_deg": nanmean(pairs["rotation_error_deg"], axis),
+        "translation_error_deg": nanmean(pairs["translation_error_deg"], axis),
+        "no_estimate": 1.0 - nanmean(pairs["estimated"], axis),
+        "sampson_fitted_px": nanmean(pairs["sampson_fitted_px"], axis),
+        "sampson_calibrated_px": nanmean(pairs["sampson_calibrated_px"], axis),
+        "correspondences": nanmean(pairs["correspondences"], axis),
+        "depth_distance_mm": nanmean(pairs["depth_distance_mm"], axis),
+        "depth_fitness": nanmean(pairs["depth_fitness"], axis),
     }
 
 
@@ -423,10 +415,10 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean of the scenarios' summaries, each scenario counted once."""
     overall: dict[str, Any] = {
-        key: float(_nanmean([s[key] for s in scenario_summaries])) for key in SCALAR_KEYS
+        key: float(nanmean([s[key] for s in scenario_summaries])) for key in SCALAR_KEYS
     }
     overall["curves"] = {
-        key: _nanmean(np.stack([s["curves"][key] for s in scenario_summaries]), axis=0) for key in CURVE_KEYS
+        key: nanmean(np.stack([s["curves"][key] for s in scenario_summaries]), axis=0) for key in CURVE_KEYS
     }
     overall["pairs"] = sum(s["pairs"] for s in scenario_summaries)
     return overall
@@ -468,8 +460,8 @@ def evaluate_source(
             {
                 "scenario": case.scenario,
                 "seed": case.seed,
-                "pose_success": float(_nanmean(pairs["success"])),
-                "sampson_calibrated_px": float(_nanmean(pairs["sampson_calibrated_px"])),
+                "pose_success": float(nanmean(pairs["success"])),
+                "sampson_calibrated_px": float(nanmean(pairs["sampson_calibrated_px"])),
                 "pairs": pairs,
             }
         )
@@ -555,7 +547,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "## Overall (mean of the scenarios)",
         "",
     ]
-    lines += _table([(row["name"], row["overall"], _cases_cell(row)) for row in rows], reference["overall"])
+    lines += _table([(row["name"], row["overall"], cases_cell(row)) for row in rows], reference["overall"])
     for scenario in r["scenarios"]:
         lines += ["", f"## {scenario}", ""]
         lines += _table(
@@ -576,11 +568,6 @@ def _markdown(report: dict[str, Any]) -> str:
     m = r["machine"]
     lines += ["", f"Machine: {m.get('cpu', '?')}, {m.get('threads', '?')} threads; {r['seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
-
-
-def _cases_cell(row: dict[str, Any]) -> str:
-    scored = sum(s["cases"] for s in row["scenarios"].values())
-    return f"{scored} ({len(row['errors'])})"
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -633,10 +620,6 @@ def _sample_video(truth: OrbitTruth, pred: np.ndarray, drawn: list) -> np.ndarra
     return np.concatenate([p.repeat(VIDEO_SCALE, axis=1).repeat(VIDEO_SCALE, axis=2) for p in panels], axis=2)
 
 
-def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
-
-
 def _write_videos(rows: list[dict[str, Any]], truths: list[OrbitTruth], folder: Path) -> list[str]:
     """One video per row: its first scored case of every scenario, one after another."""
     by_key = {truth.case.key: truth for truth in truths}
@@ -647,7 +630,7 @@ def _write_videos(rows: list[dict[str, Any]], truths: list[OrbitTruth], folder: 
             for s, (seed, pred, drawn) in row["samples"].items()
         ]
         if clips:
-            path = folder / f"{_file_name(row['name'])}.mp4"
+            path = folder / f"{file_name(row['name'])}.mp4"
             encode_video(path, np.concatenate(clips), fps=VIDEO_FPS, crf=12)
             written.append(str(path))
     return written
@@ -737,28 +720,11 @@ def run_consistency_3d_benchmark(
         report["videos"] = _write_videos(rows, truths, out / "videos")
     _plot(report, out / "consistency_3d.png")
     report["seconds"] = round(time.perf_counter() - start, 1)
-    (out / "consistency_3d.json").write_text(json.dumps(_jsonable(report), indent=1) + "\n")
+    (out / "consistency_3d.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
     markdown = _markdown(report)
     (out / "consistency_3d.md").write_text(markdown)
     print(markdown.split("\n## CameraOrbit")[0])
     return report
-
-
-def _jsonable(value: Any) -> Any:
-    """The report without the sample videos, arrays as lists, floats rounded, NaN as null."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items() if k != "samples"}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), 5) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def export_consistency_3d_cases(

@@ -62,9 +62,7 @@ output folder, and prints the overall table.
 from __future__ import annotations
 
 import json
-import re
 import time
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +78,7 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
 from cosmos_sim.benchmarks.video_models import (
     CallableSource,
     Case,
@@ -337,13 +336,6 @@ def _frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.n
     return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()
 
 
-def _nanmean(values, axis=None):
-    """Mean over finite entries; NaN (not a warning) where there are none."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(np.asarray(values, dtype=np.float64), axis=axis)
-
-
 def score_prediction(pred: np.ndarray, truth: GroundTruth) -> dict[str, Any]:
     """Every metric of one case: scalars (means over the horizon) and per-frame ``curves``."""
     psnr, ssim = _frame_quality(pred, truth.frames)
@@ -358,8 +350,8 @@ def score_prediction(pred: np.ndarray, truth: GroundTruth) -> dict[str, Any]:
         "ssim": float(ssim.mean()),
         **iq.to_dict(),
         "mask_iou": float(objects["iou"].mean()),
-        "centroid_px": float(_nanmean(objects["centroid_px"])),
-        "centroid_cm": float(_nanmean(objects["centroid_m"]) * 100),
+        "centroid_px": float(nanmean(objects["centroid_px"])),
+        "centroid_cm": float(nanmean(objects["centroid_m"]) * 100),
         "vanished": int(objects["vanished"].sum()),
         "appeared": int(objects["appeared"].sum()),
         "in_floor": int(objects["penetrating"].sum()),
@@ -369,7 +361,7 @@ def score_prediction(pred: np.ndarray, truth: GroundTruth) -> dict[str, Any]:
             "spatiotemporal_iou": iq_curves["spatiotemporal_iou"],
             "mse": iq_curves["mse"],
             "mask_iou": objects["iou"].mean(axis=1),
-            "centroid_px": _nanmean(objects["centroid_px"], axis=1),
+            "centroid_px": nanmean(objects["centroid_px"], axis=1),
         },
     }
 
@@ -403,19 +395,19 @@ def physical_variances(truths: list[GroundTruth]) -> dict[str, PhysicsIQMetrics]
 
 def _summary(results: list[dict[str, Any]], variances: list[PhysicsIQMetrics]) -> dict[str, Any]:
     """Means over cases (``results`` and their ``variances``, in the same order)."""
-    summary = {key: float(_nanmean([r[key] for r in results])) for key in SCALAR_KEYS}
+    summary = {key: float(nanmean([r[key] for r in results])) for key in SCALAR_KEYS}
     model, variance = mean_metrics([_iq(r) for r in results]), mean_metrics(variances)
     summary["physics_iq"] = physics_iq_score(model, variance)
     summary["variance"] = variance.to_dict()
     summary["curves"] = {
-        key: _nanmean(np.stack([r["curves"][key] for r in results]), axis=0) for key in CURVE_KEYS
+        key: nanmean(np.stack([r["curves"][key] for r in results]), axis=0) for key in CURVE_KEYS
     }
     return summary
 
 
 def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean of the scenarios' summaries, each scenario counted once."""
-    overall = {key: float(_nanmean([s[key] for s in scenario_summaries])) for key in SCALAR_KEYS}
+    overall = {key: float(nanmean([s[key] for s in scenario_summaries])) for key in SCALAR_KEYS}
     model = PhysicsIQMetrics(**{k: overall[k] for k in IQ_KEYS})
     variance = PhysicsIQMetrics(
         **{k: float(np.mean([s["variance"][k] for s in scenario_summaries])) for k in IQ_KEYS}
@@ -423,7 +415,7 @@ def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
     overall["physics_iq"] = physics_iq_score(model, variance)
     overall["variance"] = variance.to_dict()
     overall["curves"] = {
-        key: _nanmean(np.stack([s["curves"][key] for s in scenario_summaries]), axis=0) for key in CURVE_KEYS
+        key: nanmean(np.stack([s["curves"][key] for s in scenario_summaries]), axis=0) for key in CURVE_KEYS
     }
     return overall
 
@@ -527,7 +519,7 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
     ]
     rows = r["rows"]
-    lines += _table([(row["name"], row["overall"], _cases_cell(row)) for row in rows])
+    lines += _table([(row["name"], row["overall"], cases_cell(row)) for row in rows])
     separated = r["ceiling_above_floor"]
     lines += [
         "",
@@ -559,11 +551,6 @@ def _markdown(report: dict[str, Any]) -> str:
         f"Machine: {r['machine'].get('cpu', '?')}, {r['machine'].get('threads', '?')} threads; {r['seconds']:.0f} s.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _cases_cell(row: dict[str, Any]) -> str:
-    scored = sum(s["cases"] for s in row["scenarios"].values())
-    return f"{scored} ({len(row['errors'])})"
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -621,10 +608,6 @@ def _sample_video(truth: GroundTruth, pred: np.ndarray) -> np.ndarray:
     return np.concatenate(panels, axis=2)
 
 
-def _file_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
-
-
 def _write_videos(rows: list[dict[str, Any]], truths: list[GroundTruth], folder: Path) -> list[str]:
     """One video per row: its first scored case of every scenario, one after another."""
     by_key = {truth.case.key: truth for truth in truths}
@@ -634,7 +617,7 @@ def _write_videos(rows: list[dict[str, Any]], truths: list[GroundTruth], folder:
             _sample_video(by_key[f"{s}/seed_{seed}"], pred) for s, (seed, pred) in row["samples"].items()
         ]
         if clips:
-            path = folder / f"{_file_name(row['name'])}.mp4"
+            path = folder / f"{file_name(row['name'])}.mp4"
             encode_video(path, np.concatenate(clips), fps=VIDEO_FPS, crf=12)
             written.append(str(path))
     return written
@@ -724,28 +707,11 @@ def run_physics_alignment_benchmark(
         report["videos"] = _write_videos(rows, truths, out / "videos")
     _plot(report, out / "physics_alignment.png")
     report["seconds"] = round(time.perf_counter() - start, 1)
-    (out / "physics_alignment.json").write_text(json.dumps(_jsonable(report), indent=1) + "\n")
+    (out / "physics_alignment.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
     markdown = _markdown(report)
     (out / "physics_alignment.md").write_text(markdown)
     print(markdown.split("\n## Physics-")[0])
     return report
-
-
-def _jsonable(value: Any) -> Any:
-    """The report without the sample videos, arrays as lists, floats rounded, NaN as null."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items() if k != "samples"}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), 5) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
 
 
 def export_physics_cases(
