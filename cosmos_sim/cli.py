@@ -84,6 +84,21 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+# Benchmarks that score any video model on simulated cases (module, export function, run function).
+CASE_SUITES = {
+    "physics": (
+        "cosmos_sim.benchmarks.physics_alignment",
+        "export_physics_cases",
+        "run_physics_alignment_benchmark",
+    ),
+    "3d": (
+        "cosmos_sim.benchmarks.consistency_3d",
+        "export_consistency_3d_cases",
+        "run_consistency_3d_benchmark",
+    ),
+}
+
+
 def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
     if args.suite == "speed" and (args.checkpoint or args.data_root):
@@ -122,36 +137,23 @@ def _run_bench(args: argparse.Namespace) -> int:
         if args.data_root:
             raise ValueError("bench policy-eval resets MuJoCo with held-out seeds; it takes no --data-root")
         run_policy_eval_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
-    elif args.suite == "physics":
-        from cosmos_sim.benchmarks.physics_alignment import (
-            export_physics_cases,
-            run_physics_alignment_benchmark,
-        )
+    elif args.suite in CASE_SUITES:
+        import importlib
 
+        module_name, export_name, run_name = CASE_SUITES[args.suite]
+        module = importlib.import_module(module_name)
         if args.data_root:
-            raise ValueError("bench physics simulates held-out seeds in MuJoCo; it takes no --data-root")
-        if args.export and (args.checkpoint or args.predictions):
-            raise ValueError("bench physics --export writes the conditioning only; score with a separate run")
-        if args.export:
-            export_physics_cases(args.export, quick=args.quick)
-        else:
-            run_physics_alignment_benchmark(
-                out, checkpoints=args.checkpoint, predictions=args.predictions or (), quick=args.quick
+            raise ValueError(
+                f"bench {args.suite} simulates held-out seeds in MuJoCo; it takes no --data-root"
             )
-    elif args.suite == "3d":
-        from cosmos_sim.benchmarks.consistency_3d import (
-            export_consistency_3d_cases,
-            run_consistency_3d_benchmark,
-        )
-
-        if args.data_root:
-            raise ValueError("bench 3d renders held-out seeds in MuJoCo; it takes no --data-root")
         if args.export and (args.checkpoint or args.predictions):
-            raise ValueError("bench 3d --export writes the conditioning only; score with a separate run")
+            raise ValueError(
+                f"bench {args.suite} --export writes the conditioning only; score with a separate run"
+            )
         if args.export:
-            export_consistency_3d_cases(args.export, quick=args.quick)
+            getattr(module, export_name)(args.export, quick=args.quick)
         else:
-            run_consistency_3d_benchmark(
+            getattr(module, run_name)(
                 out, checkpoints=args.checkpoint, predictions=args.predictions or (), quick=args.quick
             )
     return 0
