@@ -72,7 +72,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 from scipy import ndimage
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from tqdm import tqdm
 
 import cosmos_sim
@@ -90,6 +89,7 @@ from cosmos_sim.benchmarks.video_models import (
     export_cases,
 )
 from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.metrics.frame_quality import frame_quality
 from cosmos_sim.metrics.object_masks import object_masks
 from cosmos_sim.metrics.object_tracks import compare_objects, rest_height
 from cosmos_sim.metrics.physics_iq import (
@@ -113,7 +113,6 @@ SEEDS_PER_SCENARIO = 20
 QUICK_SEEDS = 2
 PERTURBATION = 1e-4
 """``initial_state_noise`` of the ceiling's re-simulation: 0.1 mm and 0.1 mm/s per coordinate."""
-PSNR_CAP_DB = 100.0
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
 DEFAULT_CHECKPOINT = ZOO / "wfm_physics"
 """World model scored by default, when it exists."""
@@ -327,18 +326,11 @@ class SimulationSource(VideoSource):
 
 
 # ---- scoring --------------------------------------------------------------------------------------
-def _frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame PSNR and SSIM of uint8 (T, H, W, 3) frames."""
-    p = torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255
-    t = torch.from_numpy(true).permute(0, 3, 1, 2).float() / 255
-    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
-    return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()
 
 
 def score_prediction(pred: np.ndarray, truth: GroundTruth) -> dict[str, Any]:
     """Every metric of one case: scalars (means over the horizon) and per-frame ``curves``."""
-    psnr, ssim = _frame_quality(pred, truth.frames)
+    psnr, ssim = frame_quality(pred, truth.frames)
     previous = truth.case.context[-1]
     iq, iq_curves = physics_iq_metrics(pred, truth.frames, previous)
     pred_masks, true_masks = object_masks(pred, truth.colours), object_masks(truth.frames, truth.colours)

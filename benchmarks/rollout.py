@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 from tqdm import tqdm
 
 import cosmos_sim
@@ -39,22 +38,13 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.metrics.frame_quality import frame_quality
 from cosmos_sim.metrics.objects import PUSHBLOCK_BLOCK_RGB, color_mask, mask_centroids
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
 
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
 DEFAULT_CHECKPOINT = ZOO / "wfm_pushblock"
-PSNR_CAP_DB = 100.0
-
-
-def _frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame PSNR and SSIM of uint8 (T, H, W, 3) frames."""
-    p = torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255
-    t = torch.from_numpy(true).permute(0, 3, 1, 2).float() / 255
-    psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
-    ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
-    return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()
 
 
 def _block_centroids(frames: np.ndarray) -> np.ndarray:
@@ -114,7 +104,7 @@ def evaluate_episode(
             0, k * j + 1 :
         ]
         for name, pred in (("", frames), ("copy_", copy), ("tok_", ceiling)):
-            psnr, ssim = _frame_quality(pred, truth)
+            psnr, ssim = frame_quality(pred, truth)
             rows[name + "psnr"].append(psnr)
             rows[name + "ssim"].append(ssim)
         true_centroids = _block_centroids(truth)  # once per clip, for both predictions

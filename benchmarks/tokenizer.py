@@ -50,6 +50,7 @@ from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.frames import frames_to_model, model_to_frames
+from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB
 from cosmos_sim.tokenizers.checkpoint import load_tokenizer, read_tokenizer_config
 from cosmos_sim.tokenizers.config import TokenizerConfig
 
@@ -65,7 +66,6 @@ DEFAULT_SCENES = (
 )
 """Scenes of a checkpoint whose metadata does not name its training data."""
 
-PSNR_CAP_DB = 100.0
 """PSNR of an exact frame (MSE 0). The smallest non-zero error at 64x64 uint8 gives ~89 dB."""
 CV_BITS_PER_VALUE = 16
 """A continuous latent value is stored as float16."""

@@ -23,6 +23,17 @@ def _save_tiny_world_model(root, task: str):
     return save_world_model(LatentDiffusionModel(config), root / "wfm", tokenizer_dir=tok_dir)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): the
+    tiny models do too little work per call to gain from threads; on a loaded 2-core machine the threads'
+    barriers made steps 50x slower (1.6 s instead of 0.03 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def save_tiny_world_model():
     """``save(root, task) -> checkpoint folder`` of a tiny untrained world model (plumbing tests only:

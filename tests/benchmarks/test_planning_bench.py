@@ -7,17 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from cosmos_sim.benchmarks.planning import PlanningBudget, run_planning_benchmark
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = PlanningBudget(horizon=2, population=8, iterations=1, replan_every=2, max_batch=16)

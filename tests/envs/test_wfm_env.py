@@ -27,14 +27,7 @@ SCENE_ID = "cosmos_sim/PushBlock-v0"
 K = 4  # frames per control interval of the CV4x8x8 tokenizer and of PushBlock
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The tiny models do too little work per call to gain from threads; on a loaded 2-core machine the
-    # threads' barriers made steps 50x slower (1.6 s instead of 0.03 s).
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,7 @@ from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 SCENE_ID = "cosmos_sim/PushBlock-v0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
