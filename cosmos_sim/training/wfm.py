@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -64,7 +65,11 @@ class WFMDataConfig:
     root: str = "outputs/data/wfm"
     """Folder of the scene datasets (``root/train/<scene>``) and the latent cache (``root/latents``)."""
     scenes: list[SceneData] = field(default_factory=list)
-    """Scenes of the task (one env id for one world model)."""
+    """Scenes the model learns: one env (an action-conditioned task such as PushBlock) or several that
+    share an action space (the passive-physics scenarios), each sampled by its ``weight``."""
+    task: str = ""
+    """The model's task, which its checkpoint carries and loaders check: by default the one scene's env
+    id; required when the scenes are several envs (a family name such as ``cosmos_sim/Physics``)."""
     tokenizer: str = "cosmos_sim/zoo/cv4x8x8"
     """Folder of the frozen continuous tokenizer."""
     video_key: str = "observation.image"
@@ -78,10 +83,16 @@ class WFMDataConfig:
         self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
         if not self.scenes:
             raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")
-        if len({s.env_id for s in self.scenes}) != 1:
-            raise ValueError(
-                f"WFMDataConfig.scenes: one world model imitates one env, got {sorted({s.env_id for s in self.scenes})}"
-            )
+        env_ids = sorted({s.env_id for s in self.scenes})
+        if len(env_ids) != len(self.scenes):
+            raise ValueError(f"WFMDataConfig.scenes: each env once, got {[s.env_id for s in self.scenes]}")
+        if not self.task:
+            if len(env_ids) > 1:
+                raise ValueError(
+                    f"WFMDataConfig.task: the scenes are several envs ({env_ids}); name the model's task "
+                    f"(e.g. data.task=cosmos_sim/Physics)"
+                )
+            self.task = env_ids[0]
 
 
 @dataclass
@@ -206,11 +217,35 @@ class LatentEpisodes:
         actions: list[torch.Tensor],
         states: list[torch.Tensor],
         dataset_episodes: int | None = None,
+        weights: torch.Tensor | None = None,
     ) -> None:
         self.latents = latents  # per episode: float (C, 1 + n, h, w)
         self.actions = actions  # per episode: float (n, k, A)
         self.states = states  # per episode: float (1 + n, S)
         self.dataset_episodes = len(latents) if dataset_episodes is None else dataset_episodes
+        self.weights = weights  # per episode sampling weight; None: uniform
+
+    @classmethod
+    def combine(cls, parts: list[LatentEpisodes], weights: list[float]) -> LatentEpisodes:
+        """Several scenes' episodes as one set; scene ``i`` is drawn with probability proportional to
+        ``weights[i]`` (whatever its episode count). Scenes whose task states differ in width (the
+        physics scenarios hold 7 numbers per object) get them zero-padded to the widest."""
+        if len(parts) == 1:
+            return parts[0]
+        shapes = {(p.latents[0].shape[0], *p.latents[0].shape[2:], *p.actions[0].shape[1:]) for p in parts}
+        if len(shapes) != 1:
+            raise ValueError(
+                f"train wfm: the scenes' latents and actions differ in shape ({sorted(shapes)}); one model "
+                f"needs one frame size and one action space"
+            )
+        width = max(p.states[0].shape[-1] for p in parts)
+        latents, actions, states, episode_weights = [], [], [], []
+        for part, weight in zip(parts, weights, strict=True):
+            latents += part.latents
+            actions += part.actions
+            states += [F.pad(s, (0, width - s.shape[-1])) for s in part.states]
+            episode_weights += [weight / len(part.latents)] * len(part.latents)
+        return cls(latents, actions, states, weights=torch.tensor(episode_weights, dtype=torch.float64))
 
     @classmethod
     @torch.no_grad()
@@ -281,7 +316,11 @@ class LatentEpisodes:
         eligible = [i for i, z in enumerate(self.latents) if z.shape[1] >= window]
         if not eligible:
             raise ValueError(f"no episode has {window} latent frames")
-        picks = torch.randint(len(eligible), (count,), generator=generator).tolist()
+        if self.weights is None:
+            picks = torch.randint(len(eligible), (count,), generator=generator).tolist()
+        else:
+            weights = self.weights[eligible]
+            picks = torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
         zs, acts, sts = [], [], []
         for pick in picks:
             e = eligible[pick]
@@ -335,20 +374,24 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
         latent_channels=tok_cfg.latent_dim,
         actions_per_latent=tok_cfg.temporal_compression,
         tokenizer=tokenizer_fingerprint(data_cfg.tokenizer),
-        task=data_cfg.scenes[0].env_id,
+        task=data_cfg.task,
     )
 
-    scene = data_cfg.scenes[0]
-    cache = _episode_cache(data_cfg, scene, data_cfg.tokenizer)
+    caches = [_episode_cache(data_cfg, scene, data_cfg.tokenizer) for scene in data_cfg.scenes]
     if context.is_main:
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
-        ensure_scene_datasets(data_cfg.root, [scene], "train", workers=data_cfg.workers, progress=progress)
-        LatentEpisodes.build(
-            scene_dataset_dir(data_cfg.root, scene, "train"), data_cfg.tokenizer, data_cfg, cache
+        ensure_scene_datasets(
+            data_cfg.root, data_cfg.scenes, "train", workers=data_cfg.workers, progress=progress
         )
+        for scene, cache in zip(data_cfg.scenes, caches, strict=True):
+            LatentEpisodes.build(
+                scene_dataset_dir(data_cfg.root, scene, "train"), data_cfg.tokenizer, data_cfg, cache
+            )
     if context.world_size > 1:
         torch.distributed.barrier()  # the other ranks wait for the recorded data and the latent cache
-    data = LatentEpisodes.load(cache)
+    data = LatentEpisodes.combine(
+        [LatentEpisodes.load(cache) for cache in caches], [scene.weight for scene in data_cfg.scenes]
+    )
     example = data.latents[0]
     model_cfg = dataclasses.replace(
         model_cfg, latent_size=tuple(example.shape[2:]), action_dim=data.actions[0].shape[-1]

@@ -186,3 +186,40 @@ def test_the_latent_cache_is_rebuilt_when_the_dataset_grows(tmp_path, tokenizer)
         (path,) = ensure_scene_datasets(tmp_path, [scene], "train", workers=1, progress=False)
         built = LatentEpisodes.build(path, tokenizer, data, cache)
         assert len(built.latents) == episodes == LatentEpisodes.load(cache).dataset_episodes
+
+
+def test_a_model_of_several_scenes_trains_on_all_of_them(tmp_path, tokenizer):
+    """The physics recipe's shape: several envs sharing one action space, named by a family task."""
+    scene = "{{env_id: cosmos_sim/Physics-{}-v0, episodes: 1, policy: zero, heldout_episodes: 1}}"
+    scenes = f"data.scenes=[{scene.format('FreeFall')}, {scene.format('Pendulum')}]"
+    overrides = _overrides(tmp_path / "run", tmp_path / "data", tokenizer, "max_steps=2")
+    with pytest.raises(ValueError, match="name the model's task"):
+        load_wfm_config([*overrides, scenes])
+    config = load_wfm_config([*overrides, scenes, "data.task=cosmos_sim/Physics"])
+    world = load_world_model(train_wfm(config, progress=False), task="cosmos_sim/Physics")
+    # Free fall holds one object (7 numbers), the pendulum three: states are padded to the widest.
+    assert world.config.state_dim == 21 and world.action_dim == 1
+
+
+def test_combined_scenes_are_drawn_by_their_weights_and_padded():
+    from cosmos_sim.training.wfm import LatentEpisodes
+
+    def scene(episodes: int, state_dim: int, value: float) -> LatentEpisodes:
+        latents = [torch.full((2, 3, 1, 1), value) for _ in range(episodes)]
+        actions = [torch.zeros(2, 4, 1) for _ in range(episodes)]
+        states = [torch.ones(3, state_dim) for _ in range(episodes)]
+        return LatentEpisodes(latents, actions, states)
+
+    data = LatentEpisodes.combine([scene(1, 7, 0.0), scene(9, 14, 1.0)], [3.0, 1.0])
+    latents, _, states = data.sample(4000, 2, torch.Generator().manual_seed(0))
+    # Scene 0 has 1 episode against 9 but weight 3 against 1: drawn 3/4 of the time, not 1/10.
+    assert abs(float((latents[:, 0, 0, 0, 0] == 0).float().mean()) - 0.75) < 0.03
+    assert states.shape[-1] == 14 and torch.all(states[latents[:, 0, 0, 0, 0] == 0][..., 7:] == 0)
+    with pytest.raises(ValueError, match="one frame size and one action space"):
+        LatentEpisodes.combine(
+            [
+                scene(1, 7, 0.0),
+                LatentEpisodes([torch.zeros(2, 3, 2, 2)], [torch.zeros(2, 4, 1)], [torch.ones(3, 7)]),
+            ],
+            [1, 1],
+        )
