@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--env", default="cosmos_sim/PushBlock-v0", help="registered scene id")
     gen.add_argument("--out", required=True, help="dataset folder")
     gen.add_argument("--episodes", type=int, default=100, help="episodes the dataset must hold")
-    gen.add_argument("--policy", default="expert", choices=["random", "expert", "mix", "zero"])
+    gen.add_argument("--policy", default="expert", choices=["random", "expert", "mix", "zero", "mpc"])
     gen.add_argument("--expert-fraction", type=float, default=0.5, help="share of expert episodes in a mix")
     gen.add_argument("--expert-noise", type=float, default=0.0, help="std of noise on expert actions")
     gen.add_argument("--seed", type=int, default=0, help="episode i is reset with seed + i")

@@ -26,7 +26,7 @@ from cosmos_sim.data.lerobot import EpisodeWriter
 from cosmos_sim.data.recording import episode_features, make_recording_env, record_episode
 from cosmos_sim.envs.policies import make_policy
 
-POLICIES = ("random", "expert", "mix", "zero")
+POLICIES = ("random", "expert", "mix", "zero", "mpc")
 
 
 @dataclass
@@ -40,7 +40,8 @@ class GenerateConfig:
     num_episodes: int = 100
     """Total episodes the dataset must hold."""
     policy: str = "expert"
-    """``random``, ``expert`` (scripted), ``mix`` (expert or random per episode) or ``zero``."""
+    """``random``, ``expert`` (scripted), ``mix`` (expert or random per episode), ``zero`` or ``mpc``
+    (CEM on the MuJoCo oracle plus exploration noise: a planner's actions)."""
     expert_fraction: float = 0.5
     """Share of ``mix`` episodes recorded with the expert."""
     expert_noise: float = 0.0
@@ -84,6 +85,8 @@ class _Recorder:
         }
         if cfg.policy in ("expert", "mix"):
             self.policies["expert"] = make_policy("expert", cfg.env_id, space, noise=cfg.expert_noise)
+        if cfg.policy == "mpc":
+            self.policies["mpc"] = make_policy("mpc", cfg.env_id, space, env=self.env)
 
     def policy_for(self, seed: int):
         if self.cfg.policy != "mix":

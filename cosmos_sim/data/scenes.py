@@ -32,6 +32,9 @@ class SceneData:
     """Episodes to record for the held-out split."""
     weight: float = 1.0
     """Relative sampling weight of this scene in a training mixture."""
+    dataset: str = ""
+    """Folder name of its datasets under ``root/<split>/`` (default: the env's name, e.g.
+    ``PushBlock-v0``); another name lets one env appear twice, recorded with two policies."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1 or self.heldout_episodes < 1:
@@ -43,7 +46,7 @@ class SceneData:
 
     @property
     def name(self) -> str:
-        return self.env_id.split("/")[-1]
+        return self.dataset or self.env_id.split("/")[-1]
 
 
 def scene_dataset_dir(root: str | Path, scene: SceneData, split: str) -> Path:

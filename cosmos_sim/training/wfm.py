@@ -84,8 +84,12 @@ class WFMDataConfig:
         if not self.scenes:
             raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")
         env_ids = sorted({s.env_id for s in self.scenes})
-        if len(env_ids) != len(self.scenes):
-            raise ValueError(f"WFMDataConfig.scenes: each env once, got {[s.env_id for s in self.scenes]}")
+        names = [s.name for s in self.scenes]
+        if len(set(names)) != len(names):
+            raise ValueError(
+                f"WFMDataConfig.scenes: two scenes share a dataset folder ({names}); give one env's second "
+                f"scene its own `dataset` name"
+            )
         if not self.task:
             if len(env_ids) > 1:
                 raise ValueError(

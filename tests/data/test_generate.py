@@ -154,3 +154,27 @@ def test_other_scenes_record_into_the_same_format(tmp_path, env_id):
     assert episode["observation.depth"].shape == (frames, 64, 64, 1)
     np.testing.assert_array_equal(episode["observation.extrinsics"][:, 3], np.tile([0, 0, 0, 1], (frames, 1)))
     assert dataset.episode_meta(0)["scene"]
+
+
+def test_the_mpc_policy_records_the_pushes_a_planner_makes(tmp_path):
+    """Oracle CEM plus noise: it pushes the block far (random actions rarely touch it) and, like
+    every recording, depends on the seed alone."""
+    config = dict(env_id="cosmos_sim/PushBlock-v0", num_episodes=1, policy="mpc", workers=1, max_steps=25)
+    paths = [tmp_path / name for name in ("a", "b")]
+    for path in paths:
+        generate(GenerateConfig(output=str(path), **config), progress=False)
+    first, second = (EpisodeDataset(p).load_episode(0, keys=[STATE_KEY, ACTION_KEY]) for p in paths)
+    np.testing.assert_array_equal(first[ACTION_KEY], second[ACTION_KEY])
+    states = first[STATE_KEY]
+    assert np.linalg.norm(states[-1, 2:4] - states[0, 2:4]) > 0.03  # the block moved more than 3 cm
+    assert np.abs(first[ACTION_KEY]).max() <= 1.0
+
+
+def test_the_mpc_policy_needs_a_task(tmp_path):
+    with pytest.raises(ValueError, match="policy 'mpc' needs an env with a task"):
+        generate(
+            GenerateConfig(
+                output=str(tmp_path / "d"), env_id="cosmos_sim/Physics-FreeFall-v0", policy="mpc", workers=1
+            ),
+            progress=False,
+        )

@@ -38,3 +38,14 @@ def test_bad_scene_entries_are_clear_errors(kwargs, message):
 def test_unknown_split_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="unknown split 'test'"):
         scene_dataset_dir(tmp_path, SceneData("cosmos_sim/PushBlock-v0", episodes=1), "test")
+
+
+def test_one_env_can_appear_twice_under_two_dataset_names(tmp_path):
+    from cosmos_sim.training.wfm import WFMDataConfig
+
+    expert = SceneData("cosmos_sim/PushBlock-v0", episodes=1, policy="expert")
+    planner = SceneData("cosmos_sim/PushBlock-v0", episodes=1, policy="mpc", dataset="PushBlock-v0-mpc")
+    assert scene_dataset_dir(tmp_path, planner, "train") == tmp_path / "train" / "PushBlock-v0-mpc"
+    assert WFMDataConfig(scenes=[expert, planner]).task == "cosmos_sim/PushBlock-v0"
+    with pytest.raises(ValueError, match="share a dataset folder"):
+        WFMDataConfig(scenes=[expert, SceneData("cosmos_sim/PushBlock-v0", episodes=1, policy="mpc")])
