@@ -32,6 +32,8 @@ class SceneData:
     """Episodes to record for the held-out split."""
     weight: float = 1.0
     """Relative sampling weight of this scene in a training mixture."""
+    reset_options: dict | None = None
+    """Options for every ``reset`` (e.g. ``{"domain_randomization": true}``)."""
     dataset: str = ""
     """Folder name of its datasets under ``root/<split>/`` (default: the env's name, e.g.
     ``PushBlock-v0``); another name lets one env appear twice, recorded with two policies."""
@@ -71,6 +73,7 @@ def ensure_scene_datasets(
                 policy=scene.policy,
                 seed=SPLIT_SEEDS[split],
                 workers=workers,
+                reset_options=dict(scene.reset_options or {}),
             ),
             progress=progress,
         )

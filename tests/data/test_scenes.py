@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from cosmos_sim.data.lerobot import EpisodeDataset
@@ -49,3 +50,20 @@ def test_one_env_can_appear_twice_under_two_dataset_names(tmp_path):
     assert WFMDataConfig(scenes=[expert, planner]).task == "cosmos_sim/PushBlock-v0"
     with pytest.raises(ValueError, match="share a dataset folder"):
         WFMDataConfig(scenes=[expert, SceneData("cosmos_sim/PushBlock-v0", episodes=1, policy="mpc")])
+
+
+def test_a_scene_records_with_its_reset_options(tmp_path):
+    nominal = SceneData("cosmos_sim/CameraOrbit-v0", episodes=1, heldout_episodes=1)
+    randomized = SceneData(
+        "cosmos_sim/CameraOrbit-v0",
+        episodes=1,
+        heldout_episodes=1,
+        dataset="randomized",
+        reset_options={"domain_randomization": True},
+    )
+    paths = ensure_scene_datasets(tmp_path, [nominal, randomized], "heldout", workers=1, progress=False)
+    first = [
+        EpisodeDataset(p).load_episode(0, keys=["observation.image"])["observation.image"][0] for p in paths
+    ]
+    # Same seed, same camera orbit: only the randomized scene's objects and floor tell them apart.
+    assert np.abs(first[0].astype(int) - first[1].astype(int)).mean() > 10
