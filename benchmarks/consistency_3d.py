@@ -107,13 +107,11 @@ import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
 from cosmos_sim.benchmarks.video_models import (
-    CallableSource,
     Case,
-    FolderSource,
     PredictionError,
     VideoSource,
-    WorldModelSource,
     export_cases,
+    resolve_sources,
 )
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.metrics.correspondences import MATCHERS, find_correspondences
@@ -637,35 +635,6 @@ def _write_videos(rows: list[dict[str, Any]], truths: list[OrbitTruth], folder: 
 
 
 # ---- entry points ---------------------------------------------------------------------------------
-def _sources(
-    sources: Iterable[VideoSource | Callable],
-    checkpoints: Iterable[str | Path] | None,
-    predictions: Iterable[str | Path],
-) -> list[VideoSource]:
-    out: list[VideoSource] = []
-    for source in sources:
-        if isinstance(source, VideoSource):
-            out.append(source)
-        else:
-            out.append(CallableSource(source, name=getattr(source, "__name__", "callable")))
-    if checkpoints is None:
-        checkpoints = [DEFAULT_CHECKPOINT] if (DEFAULT_CHECKPOINT / "config.json").is_file() else []
-    for checkpoint in checkpoints:
-        if not (Path(checkpoint) / "config.json").is_file():
-            raise FileNotFoundError(f"no world model at {checkpoint} (a folder with config.json)")
-        out.append(WorldModelSource(checkpoint))
-    out += [FolderSource(folder) for folder in predictions]
-    names = [s.name for s in out]
-    duplicated = sorted(
-        {n for n in names if names.count(n) > 1} | ({REFERENCE, SHUFFLED, FROZEN} & set(names))
-    )
-    if duplicated:
-        raise ValueError(
-            f"models to score need distinct names (and not the reference rows'), got {duplicated}"
-        )
-    return out
-
-
 def _suite_seeds(seeds: Sequence[int] | None, quick: bool) -> list[int]:
     return list(seeds if seeds is not None else default_seeds(QUICK_SEEDS if quick else SEEDS_PER_SCENARIO))
 
@@ -694,7 +663,13 @@ def run_consistency_3d_benchmark(
     start = time.perf_counter()
     if matcher not in MATCHERS:
         raise ValueError(f"unknown matcher {matcher!r}; choose from {sorted(MATCHERS)}")
-    models = _sources(sources, checkpoints, predictions)
+    models = resolve_sources(
+        sources,
+        checkpoints,
+        predictions,
+        default_checkpoint=DEFAULT_CHECKPOINT,
+        reserved=(REFERENCE, SHUFFLED, FROZEN),
+    )
     seeds = _suite_seeds(seeds, quick)
     truths = build_ground_truth(scenarios, seeds, context_frames=context_frames, horizon=horizon)
     row_sources = [ReferenceSource(truths), *models, ShuffledSource(truths), FrozenSource(truths)]

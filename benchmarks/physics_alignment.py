@@ -79,14 +79,13 @@ import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
 from cosmos_sim.benchmarks.video_models import (
-    CallableSource,
     Case,
-    FolderSource,
     PredictionError,
     VideoSource,
     WorldModelSource,
     check_prediction,
     export_cases,
+    resolve_sources,
 )
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.metrics.frame_quality import frame_quality
@@ -616,34 +615,6 @@ def _write_videos(rows: list[dict[str, Any]], truths: list[GroundTruth], folder:
 
 
 # ---- entry points ---------------------------------------------------------------------------------
-def _sources(
-    sources: Iterable[VideoSource | Callable],
-    checkpoints: Iterable[str | Path] | None,
-    predictions: Iterable[str | Path],
-) -> list[VideoSource]:
-    out: list[VideoSource] = []
-    for source in sources:
-        if isinstance(source, VideoSource):
-            out.append(source)
-        else:
-            out.append(CallableSource(source, name=getattr(source, "__name__", "callable")))
-    if checkpoints is None:
-        checkpoints = [DEFAULT_CHECKPOINT] if (DEFAULT_CHECKPOINT / "config.json").is_file() else []
-    for checkpoint in checkpoints:
-        if not (Path(checkpoint) / "config.json").is_file():
-            raise FileNotFoundError(f"no world model at {checkpoint} (a folder with config.json)")
-        # "parent/name": training runs save into <run>/model, so the folder name alone is ambiguous.
-        out.append(WorldModelSource(checkpoint, name="/".join(Path(checkpoint).resolve().parts[-2:])))
-    out += [FolderSource(folder) for folder in predictions]
-    names = [s.name for s in out]
-    duplicated = sorted({n for n in names if names.count(n) > 1} | ({CEILING, FLOOR} & set(names)))
-    if duplicated:
-        raise ValueError(
-            f"models to score need distinct names (and not the reference rows'), got {duplicated}"
-        )
-    return out
-
-
 def run_physics_alignment_benchmark(
     out: str | Path,
     *,
@@ -665,7 +636,9 @@ def run_physics_alignment_benchmark(
     ``seeds`` defaults to ``default_seeds()`` (``QUICK_SEEDS`` of them with ``quick``).
     """
     start = time.perf_counter()
-    models = _sources(sources, checkpoints, predictions)
+    models = resolve_sources(
+        sources, checkpoints, predictions, default_checkpoint=DEFAULT_CHECKPOINT, reserved=(CEILING, FLOOR)
+    )
     seeds = list(seeds if seeds is not None else default_seeds(QUICK_SEEDS if quick else SEEDS_PER_SCENARIO))
     truths = build_ground_truth(
         scenarios, seeds, context_frames=context_frames, horizon=horizon, progress=progress

@@ -18,7 +18,7 @@ Conventions (DESIGN.md, "Contracts"):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +180,40 @@ class FolderSource(VideoSource):
                 f"{self.name}: {case.key}: {path} runs at {found}, expected {case.fps:g} fps"
             )
         return check_prediction(frames, case, f"{self.name} ({path})")
+
+
+def resolve_sources(
+    sources: Iterable[VideoSource | Callable],
+    checkpoints: Iterable[str | Path] | None,
+    predictions: Iterable[str | Path],
+    *,
+    default_checkpoint: Path,
+    reserved: Iterable[str],
+) -> list[VideoSource]:
+    """The models a benchmark scores: ``sources`` (``VideoSource``s or ``predict(context, actions)``
+    callables), world-model ``checkpoints`` (``None``: ``default_checkpoint`` if it exists) and
+    ``predictions`` folders. Their names must be distinct and not the benchmark's ``reserved`` row names."""
+    out: list[VideoSource] = []
+    for source in sources:
+        if isinstance(source, VideoSource):
+            out.append(source)
+        else:
+            out.append(CallableSource(source, name=getattr(source, "__name__", "callable")))
+    if checkpoints is None:
+        checkpoints = [default_checkpoint] if (default_checkpoint / "config.json").is_file() else []
+    for checkpoint in checkpoints:
+        if not (Path(checkpoint) / "config.json").is_file():
+            raise FileNotFoundError(f"no world model at {checkpoint} (a folder with config.json)")
+        # "parent/name": training runs save into <run>/model, so the folder name alone is ambiguous.
+        out.append(WorldModelSource(checkpoint, name="/".join(Path(checkpoint).resolve().parts[-2:])))
+    out += [FolderSource(folder) for folder in predictions]
+    names = [s.name for s in out]
+    duplicated = sorted({n for n in names if names.count(n) > 1} | (set(reserved) & set(names)))
+    if duplicated:
+        raise ValueError(
+            f"models to score need distinct names (and not the reference rows'), got {duplicated}"
+        )
+    return out
 
 
 def export_cases(cases: list[Case], folder: str | Path) -> Path:
