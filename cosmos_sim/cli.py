@@ -15,6 +15,8 @@ GENERATE_EXAMPLES = """examples:
   cosmos-sim generate --out data/pushblock --episodes 200 --policy mix --workers 2
   cosmos-sim generate --env cosmos_sim/Physics-Bounce-v0 --out data/bounce --episodes 50 --policy zero
   cosmos-sim generate --out data/pb128 --episodes 20 --env-kwargs '{"width": 128, "height": 128}'
+  cosmos-sim generate --out data/pushblock_mpc --episodes 100 --policy mpc   # oracle CEM + noise
+  cosmos-sim generate --env cosmos_sim/CameraOrbit-v0 --out data/orbit_dr --policy random --reset-options '{"domain_randomization": true}'
 Re-running a killed command completes the dataset: no episode is lost or recorded twice."""
 
 BENCH_EXAMPLES = """examples:
@@ -35,6 +37,8 @@ TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name dv4x8x8 max_minutes=30 threads=1
   cosmos-sim train tokenizer --config-name tiny out=/tmp/tok data.root=/tmp/tok_data
   cosmos-sim train wfm +experiment=pushblock
+  cosmos-sim train wfm +experiment=physics threads=1        # the 7 passive scenarios, one model
+  cosmos-sim train wfm +experiment=camera_orbit threads=1   # camera-conditioned CameraOrbit
   cosmos-sim train wfm +experiment=tiny out=/tmp/wfm data.root=/tmp/wfm_data
   torchrun --nproc_per_node 2 -m cosmos_sim.cli train wfm +experiment=pushblock parallel=fsdp2
 Configs: cosmos_sim/configs/{tokenizer,wfm}/; key=value overrides follow Hydra's syntax.
