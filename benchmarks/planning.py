@@ -420,7 +420,7 @@ def run_planning_benchmark(
         raise FileNotFoundError(
             f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
         )
-    config, _ = read_world_model_config(checkpoint)
+    config, record = read_world_model_config(checkpoint)
     world = load_world_model(checkpoint)
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
@@ -439,6 +439,8 @@ def run_planning_benchmark(
     (out / "methods").mkdir(parents=True, exist_ok=True)
     settings = {
         "checkpoint": str(checkpoint),
+        # The weights, not only the folder: a model retrained into the same folder is planned afresh.
+        "weights_sha256": record.get("weights_sha256"),
         "seeds": seed_list,
         "steps": steps,
         "budget": dataclasses.asdict(budget),
