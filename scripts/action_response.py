@@ -1,19 +1,18 @@
-"""How strongly the world model's rollouts respond to actions, against MuJoCo (the figures in the
-README's planning section):
+"""How the world model's rollouts respond to actions, against MuJoCo (the figures in the README's
+planning section):
 
-    python scripts/action_response.py [--checkpoint cosmos_sim/zoo/wfm_pushblock] [--seed 30001]
+    python scripts/action_response.py [--checkpoint cosmos_sim/zoo/wfm_pushblock] [--seeds 30001 30002 30003]
 
-Resets PushBlock with ``--seed``, drives it with the scripted expert for 12 steps while a
-``LatentTracker`` encodes the rendered frames, prints the true and the tracked (``predict_state``) state,
-then rolls 4 candidate plans of 4 steps out in MuJoCo and in the world model (a push towards the goal
-and 3 uniform random plans) and prints, for several classifier-free guidance scales, the pusher's mean
-displacement in both and the world model's final pusher and block errors.
+For each seed: reset PushBlock, drive it with the scripted expert for 8 steps while a
+``LatentTracker`` encodes the rendered frames (the tracking error of ``predict_state`` is printed),
+then push at full speed in each of the 4 axis directions for 4 steps, in MuJoCo (from the same
+state) and in the world model (from the tracked latents), and print how far the pusher and the
+block moved in each (the model's as read by ``predict_state``) and the model's final block error.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import gymnasium as gym
 import numpy as np
@@ -22,8 +21,28 @@ import torch
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners.closed_loop import LatentTracker
-from cosmos_sim.planners.dynamics import OracleDynamics, WorldModelDynamics
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
+
+LEAD_STEPS = 8
+PUSH_STEPS = 4
+DIRECTIONS = ((1.0, 0.0), (-1.0, 0.0), (0.0, 1.0), (0.0, -1.0))
+
+
+def _expert_lead(env, seed: int, tracker: LatentTracker | None = None) -> None:
+    """Reset with ``seed`` and take the expert's first ``LEAD_STEPS`` steps (tracking them if given)."""
+    obs, _ = env.reset(seed=seed)
+    if tracker is not None:
+        tracker.reset(obs[None])
+    expert = PushBlockExpert()
+    for _ in range(LEAD_STEPS):
+        action = expert(env.task_state(), env.goal)
+        info = env.step(action)[4]
+        if tracker is not None:
+            tracker.observe(info["frames"][None], action[None])
+
+
+def _cm(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) * 100)
 
 
 def main() -> None:
@@ -31,52 +50,35 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--checkpoint", default="cosmos_sim/zoo/wfm_pushblock")
-    parser.add_argument("--seed", type=int, default=30001)
-    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.0, 4.0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[30001, 30002, 30003])
     args = parser.parse_args()
 
     world = load_world_model(args.checkpoint)
     env = gym.make("cosmos_sim/PushBlock-v0", return_frames=True).unwrapped
-    obs, _ = env.reset(seed=args.seed)
-    tracker = LatentTracker(world)
-    tracker.reset(obs[None])
-    expert = PushBlockExpert()
-    for _ in range(12):
-        action = expert(env.task_state(), env.goal)
-        info = env.step(action)[4]
-        tracker.observe(info["frames"][None], action[None])
-    tracked = world.predict_state(tracker.state.latents[:, :, -1:])[0, 0].numpy()
-    true = env.task_state()
-    print(
-        f"after 12 expert steps: true pusher, block {np.round(true[:4], 3)}, tracked {np.round(tracked[:4], 3)}"
-    )
-    print(
-        f"tracking error: pusher {np.linalg.norm(tracked[:2] - true[:2]) * 100:.1f} cm, "
-        f"block {np.linalg.norm(tracked[2:4] - true[2:4]) * 100:.1f} cm"
-    )
-
-    towards_goal = env.goal[:2] - true[2:4]
-    towards_goal = towards_goal / np.linalg.norm(towards_goal)
-    push = torch.tensor(np.tile(towards_goal, (1, 1, 4, 1)), dtype=torch.float32)  # (1, 1, H=4, 2)
-    random = torch.rand(1, 3, 4, 2, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    plans = torch.cat([push, random], dim=1)  # (N=1, P=4, H=4, A=2)
-    oracle = OracleDynamics([env], num_threads=1)
-    oracle.set_state()
-    truth = oracle.predict(plans).states[0, :, 0]  # (P, H, S)
-    start = torch.tensor(true[:2], dtype=torch.float32)
-    for scale in args.guidance:
-        world.sampler = dataclasses.replace(world.sampler, guidance=scale)
-        dynamics = WorldModelDynamics(world, generator=torch.Generator().manual_seed(1))
-        dynamics.set_state(tracker.state)
-        predicted = dynamics.predict(plans).states[0, :, 0]
-        moved_true = (truth[:, -1, :2] - start).norm(dim=-1).mean() * 100
-        moved_pred = (predicted[:, -1, :2] - start).norm(dim=-1).mean() * 100
-        pusher_error = (predicted[:, -1, :2] - truth[:, -1, :2]).norm(dim=-1).mean() * 100
-        block_error = (predicted[:, -1, 2:4] - truth[:, -1, 2:4]).norm(dim=-1).mean() * 100
+    print("seed  push     pusher moved (cm) true / model   block moved (cm) true / model   block error (cm)")
+    for seed in args.seeds:
+        tracker = LatentTracker(world)
+        _expert_lead(env, seed, tracker)
+        start_true = env.task_state()
+        start_model = world.predict_state(tracker.state.latents[:, :, -1:])[0, 0].numpy()
         print(
-            f"guidance {scale}: pusher moved {moved_true:.1f} cm in MuJoCo, {moved_pred:.1f} cm in the model "
-            f"over 4 steps; final pusher error {pusher_error:.1f} cm, block error {block_error:.1f} cm"
+            f"{seed}: tracking error after {LEAD_STEPS} expert steps: pusher "
+            f"{_cm(start_model[:2], start_true[:2]):.1f} cm, block {_cm(start_model[2:4], start_true[2:4]):.1f} cm"
         )
+        for direction in DIRECTIONS:
+            action = np.asarray(direction, dtype=np.float32)
+            _expert_lead(env, seed)  # the same start state, then the push in MuJoCo
+            for _ in range(PUSH_STEPS):
+                env.step(action)
+            end_true = env.task_state()
+            actions = torch.from_numpy(np.tile(action, (1, PUSH_STEPS, world.actions_per_step, 1)))
+            latents = world.rollout(tracker.state, actions, torch.Generator().manual_seed(0))
+            end_model = world.predict_state(latents)[0, -1].numpy()
+            print(
+                f"{seed}  {direction!s:10}  {_cm(end_true[:2], start_true[:2]):5.1f} / {_cm(end_model[:2], start_model[:2]):5.1f}"
+                f"                  {_cm(end_true[2:4], start_true[2:4]):5.1f} / {_cm(end_model[2:4], start_model[2:4]):5.1f}"
+                f"                 {_cm(end_model[2:4], end_true[2:4]):5.1f}"
+            )
 
 
 if __name__ == "__main__":
