@@ -13,8 +13,13 @@ from typing import Any, Protocol
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
+from cosmos_sim.planners.cem import CEMConfig, CEMPlanner
+from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
+from cosmos_sim.planners.dynamics import OracleDynamics
+from cosmos_sim.planners.mpc import MPCController
 
 
 class Policy(Protocol):
@@ -102,8 +107,6 @@ class OracleMPCPolicy:
     _controller: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        from cosmos_sim.planners.dynamics import OracleDynamics
-
         self.env = self.env.unwrapped
         if getattr(self.env, "task", None) is None:
             raise ValueError(
@@ -112,11 +115,6 @@ class OracleMPCPolicy:
         self._dynamics = OracleDynamics([self.env], num_threads=1)
 
     def reset(self, rng: np.random.Generator) -> None:
-        import torch
-
-        from cosmos_sim.planners.cem import CEMConfig, CEMPlanner
-        from cosmos_sim.planners.mpc import MPCController
-
         self._rng = rng
         config = CEMConfig(
             population_size=self.population,
@@ -131,8 +129,6 @@ class OracleMPCPolicy:
         self._controller.reset(1)
 
     def __call__(self, obs: Any, info: dict[str, Any]) -> np.ndarray:
-        from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
-
         def objective():
             self._dynamics.set_state()
             return PlanningObjective(self._dynamics, TaskStateCost(self.env.task, self.env.goal[None]))
