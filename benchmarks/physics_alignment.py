@@ -325,8 +325,6 @@ class SimulationSource(VideoSource):
 
 
 # ---- scoring --------------------------------------------------------------------------------------
-
-
 def score_prediction(pred: np.ndarray, truth: GroundTruth) -> dict[str, Any]:
     """Every metric of one case: scalars (means over the horizon) and per-frame ``curves``."""
     psnr, ssim = frame_quality(pred, truth.frames)

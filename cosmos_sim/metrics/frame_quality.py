@@ -7,7 +7,8 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 PSNR_CAP_DB = 100.0
-"""PSNR given to an exact frame (whose PSNR is infinite), so means stay finite."""
+"""PSNR given to an exact frame (whose PSNR is infinite), so means stay finite. The smallest non-zero
+error at 64x64 uint8 gives ~89 dB."""
 
 
 def frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
