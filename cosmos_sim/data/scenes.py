@@ -45,6 +45,14 @@ class SceneData:
             )
         if self.weight <= 0:
             raise ValueError(f"SceneData({self.env_id}): weight must be > 0, got {self.weight}")
+        if self.reset_options is not None and not isinstance(self.reset_options, dict):
+            raise ValueError(
+                f"SceneData({self.env_id}): reset_options must be a mapping, got {self.reset_options!r}"
+            )
+        if self.dataset and (Path(self.dataset).name != self.dataset or self.dataset in (".", "..")):
+            raise ValueError(
+                f"SceneData({self.env_id}): dataset must be a plain folder name, got {self.dataset!r}"
+            )
 
     @property
     def name(self) -> str:

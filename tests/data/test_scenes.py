@@ -29,6 +29,9 @@ def test_train_and_heldout_are_separate_datasets_with_disjoint_seeds(tmp_path):
     [
         (dict(episodes=0), "episode counts must be >= 1"),
         (dict(episodes=1, weight=0.0), "weight must be > 0"),
+        (dict(episodes=1, reset_options=["domain_randomization"]), "reset_options must be a mapping"),
+        (dict(episodes=1, dataset="../elsewhere"), "dataset must be a plain folder name"),
+        (dict(episodes=1, dataset=".."), "dataset must be a plain folder name"),
     ],
 )
 def test_bad_scene_entries_are_clear_errors(kwargs, message):
