@@ -168,6 +168,8 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         (["parallel=zero"], "parallel must be 'ddp' or 'fsdp2'"),
         (["stages=[{until: 0.5, window: 9}]"], "2 <= window <= model.window"),
         (["optimizer.lr=0"], "need lr > 0"),
+        (["focus.fraction=0.5"], "needs the state dims to watch"),
+        (["focus.fraction=1.0", "focus.dims=[2]"], "0 <= fraction < 1"),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
@@ -223,3 +225,25 @@ def test_combined_scenes_are_drawn_by_their_weights_and_padded():
             ],
             [1, 1],
         )
+
+
+def test_focus_draws_its_share_from_the_windows_where_the_watched_state_moves():
+    from cosmos_sim.training.wfm import LatentEpisodes, WindowFocus
+
+    # Two episodes of 6 latent frames; state dim 1 moves only between frames 3 and 4 of episode 1.
+    states = [torch.zeros(6, 2), torch.zeros(6, 2)]
+    states[1][4:, 1] = 1.0
+    states[0][:, 0] = torch.arange(6.0)  # dim 0 moves everywhere and is not watched
+    latents = [torch.full((1, 6, 1, 1), float(e)) for e in range(2)]
+    data = LatentEpisodes(latents, [torch.zeros(5, 4, 1)] * 2, states)
+    focus = WindowFocus(dims=[1], min_change=0.5, fraction=0.5)
+    # Windows of 3 frames holding the step 3 -> 4: starts 2 and 3 of episode 1.
+    assert data.focused_windows(3, focus).tolist() == [[1, 2], [1, 3]]
+    z, _, s = data.sample(1000, 3, torch.Generator().manual_seed(0), focus)
+    moved = (s[:, 1:, 1] - s[:, :-1, 1]).abs().amax(1) >= 0.5
+    # Half the batch is focused, and a quarter of the uniform rest (2 of 8 windows) moves too.
+    assert abs(float(moved.float().mean()) - (0.5 + 0.5 * 2 / 8)) < 0.05
+    with pytest.raises(ValueError, match="the task state has 2 dimensions"):
+        data.focused_windows(3, WindowFocus(dims=[5], min_change=0.5, fraction=0.5))
+    with pytest.raises(ValueError, match="lower focus.min_change"):
+        data.focused_windows(3, WindowFocus(dims=[1], min_change=2.0, fraction=0.5))

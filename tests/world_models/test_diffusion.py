@@ -251,6 +251,7 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         (dict(window=1), "window must be >= 2"),
         (dict(edm=dict(sigma_min=1.0, sigma_max=0.5)), "sigma_min"),
         (dict(edm=dict(condition_sigma=0.5)), "condition_sigma must be in"),
+        (dict(state_consistency=-1.0), "state_consistency must be >= 0"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):
@@ -312,3 +313,25 @@ def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
     (tmp_path / "tok" / "config.json").rename(tmp_path / "tok" / "moved.json")
     with pytest.raises(ValueError, match="not a saved tokenizer"):
         load_world_model(model_dir)
+
+
+def test_state_consistency_trains_the_denoiser_and_leaves_the_head_to_its_own_terms():
+    latents, actions, states = batch(tiny_model())
+
+    def grads(**overrides) -> tuple[float, float, dict]:
+        model = tiny_model(**overrides).train()
+        loss, metrics = model.training_loss(latents, actions, states, torch.Generator().manual_seed(1))
+        loss.backward()
+        dit = sum(float(p.grad.abs().sum()) for p in model.dit.parameters() if p.grad is not None)
+        head = sum(float(p.grad.abs().sum()) for p in model.state_head.parameters())
+        return dit, head, metrics
+
+    dit_off, head_off, metrics_off = grads()
+    dit_on, head_on, metrics_on = grads(state_consistency=10.0)
+    assert "state_consistency" not in metrics_off and metrics_on["state_consistency"] > 0
+    assert dit_on != pytest.approx(dit_off, rel=1e-3)  # the term reaches the denoiser...
+    assert head_on == pytest.approx(head_off, rel=1e-5)  # ...and not the head it reads through
+    # An image batch (no context frame) has no state to be consistent with.
+    image = tiny_model(state_consistency=10.0).train()
+    _, image_metrics = image.training_loss(latents[:, :, :1], actions[:, :0], states[:, :1])
+    assert "state_consistency" not in image_metrics

@@ -81,6 +81,12 @@ class DiffusionWorldModelConfig:
     """Train the state head on the denoiser's estimates of the future frames as well as on the true
     latents: a planner's rollout hands the head the sampler's output, which is smoother than any
     encoded frame, and a head fitted on true latents alone misreads it."""
+    state_consistency: float = 0.0
+    """Weight of the state head's error on the denoiser's estimates of the future frames, with the
+    gradient going into the denoiser (the head's own weights held fixed for this term); 0: the denoiser
+    learns from the diffusion loss alone. A push moves few latent positions, so the latents' squared
+    error barely sees it, and a denoiser trained on that error alone under-moves the block
+    (``scripts/contact_response.py``); this term scores a prediction by what a planner reads from it."""
     edm: EDMConfig = field(default_factory=EDMConfig)
     """Noise levels of training and sampling."""
     task: str = "cosmos_sim/PushBlock-v0"
@@ -126,6 +132,10 @@ class DiffusionWorldModelConfig:
             raise ValueError(
                 f"DiffusionWorldModelConfig.window must be >= 2 (a conditioning frame and a frame to "
                 f"generate), got {self.window}"
+            )
+        if not self.state_consistency >= 0:
+            raise ValueError(
+                f"DiffusionWorldModelConfig.state_consistency must be >= 0, got {self.state_consistency}"
             )
         if not 0 <= self.action_dropout < 1:
             raise ValueError(

@@ -193,14 +193,24 @@ class LatentDiffusionModel(nn.Module):
             state_loss = F.mse_loss(self.state_head(latents).float(), states.float())
             metrics["state_loss"] = float(state_loss.detach())
             loss = loss + state_loss
+            future = ~condition_mask  # (B, T)
             if self.config.state_on_predictions:
                 # The generated frames' estimates, detached: the head learns to read them, the
                 # denoiser is not pulled towards latents that are easy to read.
-                future = ~condition_mask  # (B, T)
                 error = (self.state_head(denoised.detach()).float() - states.float()).square().mean(-1)
                 predicted_loss = (error * future).sum() / future.sum().clamp_min(1)
                 metrics["state_loss_predicted"] = float(predicted_loss.detach())
                 loss = loss + predicted_loss
+            if self.config.state_consistency > 0 and t > 1:
+                # The other way round: the head held fixed, the denoiser learns to predict latents in
+                # which it reads the true next state. Windows only: a first frame generated from
+                # nothing has no state to be consistent with.
+                fixed = {name: p.detach() for name, p in self.state_head.named_parameters()}
+                read = torch.func.functional_call(self.state_head, fixed, (denoised,))
+                error = (read.float() - states.float()).square().mean(-1)
+                consistency = (error * future).sum() / future.sum().clamp_min(1)
+                metrics["state_consistency"] = float(consistency.detach())
+                loss = loss + self.config.state_consistency * consistency
         metrics["loss"] = float(loss.detach())
         return loss, metrics
 
