@@ -7,8 +7,9 @@ its next latent frame (control sampler) is read by ``predict_state``. For the wi
 moved the block by at least ``--min-move`` cm in that latent step, the table gives the block's
 displacement along the true direction, as MuJoCo moved it, as the state head reads it on the true
 next latents, and as it reads it on the predicted ones. The first two agreeing and the third falling
-short says the denoiser, not the head, loses the push. For the windows where the block stayed put it
-gives the spurious motion the head reads on the predicted latents.
+short says the denoiser, not the head, loses the push. For the other windows (the block moved less
+than ``--min-move``) it gives the motion the head reads on the true and on the predicted latents.
+The same for the pusher.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def main() -> None:
     contexts, actions, truths, states = [], [], [], []
     with torch.no_grad():
         for episode in episodes:
-            state = world.encode(episode["observation.image"][None], episode["action"][None, :-1])
+            n = (len(episode["observation.image"]) - 1) // k  # whole latent steps
+            frames, acts = episode["observation.image"][: 1 + k * n], episode["action"][: k * n]
+            state = world.encode(frames[None], acts[None])
             z, a = state.latents[0], state.actions[0]  # (C, T, h, w), (T-1, k, A)
             s = torch.from_numpy(episode["observation.state"][::k][: z.shape[1]]).float()
             for t in range(2, z.shape[1]):
@@ -67,6 +70,8 @@ def main() -> None:
         move = true_state[:, 1, part] - true_state[:, 0, part]
         size = move.norm(dim=-1)
         moving = size * 100 >= args.min_move
+        if not moving.any() or moving.all():
+            raise SystemExit(f"{name}: no windows on one side of --min-move {args.min_move} cm; change it")
         direction = move / size.clamp_min(1e-9)[:, None]
         print(
             f"{name}: {int(moving.sum())} of {len(size)} windows move >= {args.min_move} cm; "
@@ -79,8 +84,8 @@ def main() -> None:
         spurious = ((read_pred[:, part] - read_before[:, part]).norm(dim=-1) * 100)[still]
         spurious_true = ((read_true[:, part] - read_before[:, part]).norm(dim=-1) * 100)[still]
         print(
-            f"  windows at rest: head reads {float(spurious_true.mean()):.2f} cm on true latents, "
-            f"{float(spurious.mean()):.2f} cm on predicted"
+            f"  windows moving < {args.min_move} cm: head reads {float(spurious_true.mean()):.2f} cm on "
+            f"true latents, {float(spurious.mean()):.2f} cm on predicted"
         )
     latent_err = float(((predicted - truth) ** 2).mean())
     copy_err = float(((context[:, :, -1] - truth) ** 2).mean())

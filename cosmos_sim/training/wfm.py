@@ -102,9 +102,15 @@ class WFMDataConfig:
 @dataclass
 class WindowFocus:
     """A share of every batch drawn from the windows in which chosen task-state dimensions move: the
-    events that are rare in the data and that a planner needs most. In PushBlock's recipe data the
-    block moves in about 7% of windows (``scripts/contact_response.py``); a model that sees it that
-    seldom learns to predict a block that stays put."""
+    events that are rare in the data and that a planner needs most. In held-out episodes of
+    PushBlock's recipe scene the block moves by 1 cm or more in about 6% of latent steps
+    (``scripts/contact_response.py``), and a model that sees it that seldom predicts a block that
+    barely moves (docs/design/contact_dynamics.md).
+
+    A window counts when any of its steps moves, the steps into its context frames included. With
+    several scenes, focused windows are drawn from all of them alike (not by the scenes' weights), and
+    ``dims`` index every scene's (zero-padded) state.
+    """
 
     dims: list[int] = field(default_factory=list)
     """Watched task-state dimensions (PushBlock: 2 and 3, the block's x and y); empty: no focus."""
@@ -112,16 +118,25 @@ class WindowFocus:
     """A window is focused when the watched dimensions move by at least this much (norm, in the state's
     own units) between two consecutive latent frames of the window."""
     fraction: float = 0.0
-    """Share of each batch drawn from the focused windows; the rest is drawn as without focus."""
+    """Expected share of each batch drawn from the focused windows; the rest is drawn as without focus."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.dims, (int, float, str)):
+            raise ValueError(f"WindowFocus.dims must be a list of state dimensions, got {self.dims!r}")
         self.dims = list(self.dims)
-        if not 0 <= self.fraction < 1 or self.min_change < 0 or any(d < 0 for d in self.dims):
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in self.dims):
+            raise ValueError(f"WindowFocus.dims must be state dimensions (integers >= 0), got {self.dims}")
+        if not 0 <= self.fraction < 1 or self.min_change < 0:
             raise ValueError(
-                f"WindowFocus: need 0 <= fraction < 1, min_change >= 0 and state dims >= 0; got {self}"
+                f"WindowFocus: need 0 <= fraction < 1 and min_change >= 0; got fraction {self.fraction}, "
+                f"min_change {self.min_change}"
             )
         if self.fraction > 0 and not self.dims:
             raise ValueError("WindowFocus: a fraction > 0 needs the state dims to watch (focus.dims)")
+        if self.fraction > 0 and not self.min_change > 0:
+            raise ValueError(
+                "WindowFocus: a fraction > 0 needs min_change > 0 (with 0 every window is focused)"
+            )
 
     @property
     def enabled(self) -> bool:
@@ -355,6 +370,11 @@ class LatentEpisodes:
         key = (window, tuple(focus.dims), focus.min_change)
         if key not in self._focused:
             width = self.states[0].shape[-1]
+            if window < 2 or not focus.dims:
+                raise ValueError(
+                    f"focused_windows: needs a window of >= 2 latent frames and state dims to watch, got "
+                    f"window {window}, dims {focus.dims}"
+                )
             if max(focus.dims) >= width:
                 raise ValueError(
                     f"focus.dims {focus.dims}: the task state has {width} dimensions (0 .. {width - 1})"
@@ -365,10 +385,7 @@ class LatentEpisodes:
                     continue
                 moved = (s[1:, focus.dims] - s[:-1, focus.dims]).norm(dim=-1) >= focus.min_change  # (n,)
                 # window [start, start + window) holds the steps start .. start + window - 2
-                hits = moved.float()[None, None]
-                any_step = (
-                    F.max_pool1d(hits, window - 1, stride=1)[0, 0] > 0 if window > 1 else hits[0, 0] > 0
-                )
+                any_step = F.max_pool1d(moved.float()[None, None], window - 1, stride=1)[0, 0] > 0
                 found += [(e, start) for start in torch.nonzero(any_step).flatten().tolist()]
             if not found:
                 raise ValueError(
@@ -383,13 +400,16 @@ class LatentEpisodes:
     ) -> tuple[torch.Tensor, ...]:
         """``count`` windows: latents (B, C, W, h, w), actions (B, W-1, k, A), states (B, W, S).
 
-        With ``focus`` (and ``window`` > 1), ``round(count * focus.fraction)`` of them are drawn uniformly
-        from ``focused_windows``, the rest as without it.
+        With ``focus`` (and ``window`` > 1), ``count * focus.fraction`` of them on average (its integer
+        part, plus one with the probability of its fraction, so small batches keep the share) are drawn
+        uniformly from ``focused_windows``, the rest as without it.
         """
         starts: list[tuple[int, int]] = []
         if focus is not None and focus.enabled and window > 1:
             focused = self.focused_windows(window, focus)
-            picks = torch.randint(len(focused), (round(count * focus.fraction),), generator=generator)
+            share = count * focus.fraction
+            n_focused = int(share) + int(float(torch.rand((), generator=generator)) < share - int(share))
+            picks = torch.randint(len(focused), (n_focused,), generator=generator)
             starts = [tuple(focused[i].tolist()) for i in picks]
         starts += self._uniform_windows(count - len(starts), window, generator)
         zs = [self.latents[e][:, start : start + window] for e, start in starts]
@@ -479,6 +499,11 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
     data = LatentEpisodes.combine(
         [LatentEpisodes.load(cache) for cache in caches], [scene.weight for scene in data_cfg.scenes]
     )
+    if config.focus.enabled:  # a focus that matches nothing is an error now, not at its stage's first step
+        for window in {config.model.window, *(stage.window for stage in config.stages)}:
+            found = len(data.focused_windows(window, config.focus))
+            if context.is_main:
+                logger.info("focus: %d windows of %d latent frames hold a watched move", found, window)
     example = data.latents[0]
     model_cfg = dataclasses.replace(
         model_cfg, latent_size=tuple(example.shape[2:]), action_dim=data.actions[0].shape[-1]

@@ -169,7 +169,10 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         (["stages=[{until: 0.5, window: 9}]"], "2 <= window <= model.window"),
         (["optimizer.lr=0"], "need lr > 0"),
         (["focus.fraction=0.5"], "needs the state dims to watch"),
-        (["focus.fraction=1.0", "focus.dims=[2]"], "0 <= fraction < 1"),
+        (["focus.fraction=1.0", "focus.dims=[2]", "focus.min_change=0.01"], "0 <= fraction < 1"),
+        (["focus.fraction=0.5", "focus.dims=[2]"], "needs min_change > 0"),
+        (["focus.dims=2"], "must be a list of state dimensions"),
+        (["focus.dims=[1.5]"], r"integers >= 0"),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
@@ -247,3 +250,28 @@ def test_focus_draws_its_share_from_the_windows_where_the_watched_state_moves():
         data.focused_windows(3, WindowFocus(dims=[5], min_change=0.5, fraction=0.5))
     with pytest.raises(ValueError, match="lower focus.min_change"):
         data.focused_windows(3, WindowFocus(dims=[1], min_change=2.0, fraction=0.5))
+    # Without focus the draws are those of plain sampling.
+    plain = data.sample(50, 3, torch.Generator().manual_seed(1))
+    off = data.sample(50, 3, torch.Generator().manual_seed(1), WindowFocus())
+    assert all(torch.equal(a, b) for a, b in zip(plain, off, strict=True))
+
+
+def test_a_recipe_with_focus_and_state_consistency_trains(tmp_path, data_root, tokenizer):
+    focus = "focus={dims: [0, 1], min_change: 0.001, fraction: 0.5}"  # the pusher: it moves
+    config = _config(
+        tmp_path / "run", data_root, tokenizer, "max_steps=2", focus, "+model.state_consistency=1.0"
+    )
+    world = load_world_model(train_wfm(config, progress=False))
+    assert world.config.state_consistency == 1.0
+    metrics = summarize_metrics(tmp_path / "run")[-1]
+    assert metrics["video/state_consistency"] > 0
+    # A focus that matches no window is refused before the first step.
+    config = _config(
+        tmp_path / "none",
+        data_root,
+        tokenizer,
+        "max_steps=2",
+        "focus={dims: [2, 3], min_change: 100.0, fraction: 0.5}",
+    )
+    with pytest.raises(ValueError, match="lower focus.min_change"):
+        train_wfm(config, progress=False)

@@ -86,7 +86,8 @@ class DiffusionWorldModelConfig:
     gradient going into the denoiser (the head's own weights held fixed for this term); 0: the denoiser
     learns from the diffusion loss alone. A push moves few latent positions, so the latents' squared
     error barely sees it, and a denoiser trained on that error alone under-moves the block
-    (``scripts/contact_response.py``); this term scores a prediction by what a planner reads from it."""
+    (``scripts/contact_response.py``); this term scores a prediction by what a planner reads from it.
+    Windows of 2 frames or more only (not the image batch's single generated frames)."""
     edm: EDMConfig = field(default_factory=EDMConfig)
     """Noise levels of training and sampling."""
     task: str = "cosmos_sim/PushBlock-v0"

@@ -204,7 +204,9 @@ class LatentDiffusionModel(nn.Module):
             if self.config.state_consistency > 0 and t > 1:
                 # The other way round: the head held fixed, the denoiser learns to predict latents in
                 # which it reads the true next state. Windows only: a first frame generated from
-                # nothing has no state to be consistent with.
+                # nothing cannot be predicted, and the term would only pull it towards the mean state.
+                # (The head's parameters belong to the root's FSDP2 group, gathered by the time this
+                # runs; a head sharded on its own would re-gather over these detached copies.)
                 fixed = {name: p.detach() for name, p in self.state_head.named_parameters()}
                 read = torch.func.functional_call(self.state_head, fixed, (denoised,))
                 error = (read.float() - states.float()).square().mean(-1)
