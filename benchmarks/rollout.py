@@ -57,7 +57,10 @@ def _centroid_errors(pred: np.ndarray, true_centroids: np.ndarray) -> np.ndarray
     return np.linalg.norm(_block_centroids(pred) - true_centroids, axis=-1)
 
 
-def _episodes(root: Path, env_id: str, count: int, progress: bool) -> list[dict[str, np.ndarray]]:
+def heldout_episodes(
+    root: Path, env_id: str, count: int, progress: bool = False
+) -> list[dict[str, np.ndarray]]:
+    """The first ``count`` held-out episodes of ``env_id`` under ``root`` (recorded first if missing)."""
     scene = SceneData(env_id, episodes=1, policy="mix", heldout_episodes=count)
     (path,) = ensure_scene_datasets(root, [scene], "heldout", progress=progress)
     dataset = EpisodeDataset(path)
@@ -219,7 +222,7 @@ def run_rollout_benchmark(
         )
     if quick:
         episodes, starts = min(episodes, 2), starts[:2]
-    data = _episodes(Path(data_root), config.task, episodes, progress)
+    data = heldout_episodes(Path(data_root), config.task, episodes, progress)
     per_episode = [
         evaluate_episode(world, e, list(starts), horizon, seed=1000 * i)
         for i, e in enumerate(tqdm(data, desc="rollout", disable=not progress))

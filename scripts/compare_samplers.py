@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cosmos_sim.benchmarks.rollout import _episodes
+from cosmos_sim.benchmarks.rollout import heldout_episodes
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 from cosmos_sim.world_models.diffusion.model import SamplerConfig
 
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     world = load_world_model(args.checkpoint)
     k = world.actions_per_step
-    episodes = _episodes(Path(args.data_root), world.config.task, args.episodes, False)
+    episodes = heldout_episodes(Path(args.data_root), world.config.task, args.episodes)
     frames = np.stack([e["observation.image"][: 1 + 2 * k] for e in episodes])
     actions = np.stack([e["action"][: 2 * k] for e in episodes])
     state = world.encode(frames, actions)  # 3 latent frames per episode

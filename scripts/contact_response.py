@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cosmos_sim.benchmarks.rollout import _episodes
+from cosmos_sim.benchmarks.rollout import heldout_episodes
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     world = load_world_model(args.checkpoint)
     k = world.actions_per_step
-    episodes = _episodes(Path(args.data_root), world.config.task, args.episodes, False)
+    episodes = heldout_episodes(Path(args.data_root), world.config.task, args.episodes)
     contexts, actions, truths, states = [], [], [], []
     with torch.no_grad():
         for episode in episodes:

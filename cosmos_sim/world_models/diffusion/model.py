@@ -194,11 +194,16 @@ class LatentDiffusionModel(nn.Module):
             metrics["state_loss"] = float(state_loss.detach())
             loss = loss + state_loss
             future = ~condition_mask  # (B, T)
+
+            def future_state_error(read: torch.Tensor) -> torch.Tensor:
+                """Mean squared state error of a reading (B, T, S) over the generated frames."""
+                error = (read.float() - states.float()).square().mean(-1)
+                return (error * future).sum() / future.sum().clamp_min(1)
+
             if self.config.state_on_predictions:
                 # The generated frames' estimates, detached: the head learns to read them, the
                 # denoiser is not pulled towards latents that are easy to read.
-                error = (self.state_head(denoised.detach()).float() - states.float()).square().mean(-1)
-                predicted_loss = (error * future).sum() / future.sum().clamp_min(1)
+                predicted_loss = future_state_error(self.state_head(denoised.detach()))
                 metrics["state_loss_predicted"] = float(predicted_loss.detach())
                 loss = loss + predicted_loss
             if self.config.state_consistency > 0 and t > 1:
@@ -208,9 +213,9 @@ class LatentDiffusionModel(nn.Module):
                 # (The head's parameters belong to the root's FSDP2 group, gathered by the time this
                 # runs; a head sharded on its own would re-gather over these detached copies.)
                 fixed = {name: p.detach() for name, p in self.state_head.named_parameters()}
-                read = torch.func.functional_call(self.state_head, fixed, (denoised,))
-                error = (read.float() - states.float()).square().mean(-1)
-                consistency = (error * future).sum() / future.sum().clamp_min(1)
+                consistency = future_state_error(
+                    torch.func.functional_call(self.state_head, fixed, (denoised,))
+                )
                 metrics["state_consistency"] = float(consistency.detach())
                 loss = loss + self.config.state_consistency * consistency
         metrics["loss"] = float(loss.detach())
