@@ -247,7 +247,7 @@ def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) 
     Each repeat starts fresh episodes (a reset, timed on its own) and takes ``steps`` vector steps, fewer
     than an episode's length, so no autoreset falls inside the timed steps. In those same steps the time of
     ``world.step`` (the DiT sampler, in bfloat16) and of the streaming decode of the new frames (the
-    tokenizer's decoder in float32, and the conversion to uint8) is measured; the rest is everything else
+    tokenizer's decoder, in bfloat16 like the DiT, and the conversion to uint8) is measured; the rest is everything else
     in ``step``: action checks, the state head, the task's reward terms, the infos.
     """
     envs = gym.make_vec(
@@ -493,8 +493,8 @@ def run_speed_benchmark(
         + "\n".join(table)
         + "\n\n## World model against the matmul peak\n\n"
         "FLOPs counted by `torch.utils.flop_counter` (matmuls, convolutions, attention; elementwise ops not "
-        "counted) over the time measured in the run above. The tokenizer's decoder runs in float32, so the "
-        "whole-step figure is held to a ceiling it cannot reach in that part.\n\n"
+        "counted) over the time measured in the run above. The DiT and the tokenizer's decoder run in "
+        "bfloat16 (the world model's `bf16`; its latents and sampler state stay float32).\n\n"
         + "\n".join(peak_table)
         + "\n\n## Targets\n\n"
         + "\n".join(target_table)

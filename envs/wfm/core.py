@@ -91,6 +91,7 @@ class WorldModelCore:
         checkpoint: str | Path | None = None,
         task_env_id: str | None = None,
         device: str | torch.device | None = None,
+        bf16: bool = True,
         sampler: SamplerConfig | dict | None = None,
         reset_source: str = "mujoco",
         dataset: str | Path | None = None,
@@ -120,7 +121,7 @@ class WorldModelCore:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.world = load_world_model(
-            path, task=self.task_env_id, sampler=sampler or CONTROL_SAMPLER, device=device
+            path, task=self.task_env_id, sampler=sampler or CONTROL_SAMPLER, device=device, bf16=bf16
         )
         self.checkpoint = path
         k, window = self.world.actions_per_step, self.world.config.window
@@ -404,7 +405,8 @@ class WorldModelCore:
 
     def _push(self, decoder: StreamingDecoder, latents: torch.Tensor) -> np.ndarray:
         """Normalized latents (B, C, T, h, w), the next chunk of a stream -> uint8 frames (B, T', H, W, 3)."""
-        frames = decoder.push(self.world.model.denormalize_latents(latents))
+        with self.world.decoder_autocast():  # every push of a stream in the same precision
+            frames = decoder.push(self.world.model.denormalize_latents(latents))
         return model_to_frames(frames.clamp(-1, 1)).numpy()
 
     def _decode_new(self, rows: np.ndarray, new: torch.Tensor) -> np.ndarray:

@@ -60,7 +60,8 @@ class WorldModelEnv(gym.Env):
     ## Arguments
     ``checkpoint`` (folder of a saved world model; default ``cosmos_sim/zoo/wfm_pushblock``),
     ``task_env_id`` (scene id; a checkpoint trained for another raises ``ValueError``), ``device``
-    (default: CUDA when available), ``sampler`` (``SamplerConfig`` or dict; default 2 Heun steps),
+    (default: CUDA when available), ``bf16`` (default True: the DiT and the tokenizer's decoder in
+    bfloat16, latents in float32; False: float32 throughout, slower), ``sampler`` (``SamplerConfig`` or dict; default ``CONTROL_SAMPLER``, 2 Euler steps),
     ``reset_source`` (``"mujoco"`` or ``"dataset"``), ``dataset`` (folder, with ``"dataset"``),
     ``task`` (e.g. a ``PushBlockTask`` with the reward weights, given to the scene as well),
     ``terminate_on_success``, ``render_mode`` (``"rgb_array"`` or None).
@@ -77,6 +78,7 @@ class WorldModelEnv(gym.Env):
         checkpoint: str | Path | None = None,
         task_env_id: str | None = None,
         device: str | torch.device | None = None,
+        bf16: bool = True,
         sampler: SamplerConfig | dict | None = None,
         reset_source: str = "mujoco",
         dataset: str | Path | None = None,
@@ -93,6 +95,7 @@ class WorldModelEnv(gym.Env):
             checkpoint=checkpoint,
             task_env_id=task_env_id,
             device=device,
+            bf16=bf16,
             sampler=sampler,
             reset_source=reset_source,
             dataset=dataset,

@@ -178,7 +178,9 @@ def test_vector_env_steps_all_sub_envs_in_one_model_call(checkpoint, monkeypatch
 
 def test_vector_seeding_per_sub_env(checkpoint):
     actions = np.random.default_rng(1).uniform(-1, 1, (3, 2, 2)).astype(np.float32)
-    vec_a, vec_b = (WorldModelVectorEnv(2, checkpoint=checkpoint) for _ in range(2))
+    # float32 throughout: the comparisons of batched and unbatched frames below hold to 2 grey levels
+    # there (bfloat16's batch-size-dependent rounding is larger; the test is of seeding, not precision).
+    vec_a, vec_b = (WorldModelVectorEnv(2, checkpoint=checkpoint, bf16=False) for _ in range(2))
     runs = []
     for envs, seed in ((vec_a, [11, 12]), (vec_b, [11, 12]), (vec_b, [11, 13])):
         obs, info = envs.reset(seed=seed)
@@ -192,13 +194,13 @@ def test_vector_seeding_per_sub_env(checkpoint):
     # Sub-env i with seed s draws the start a single env with seed s draws (scene, goal, start frame);
     # its predicted frames are not bit-identical: one generator drives the batched call, and batched
     # float math differs from unbatched in the last bits.
-    single = WorldModelEnv(checkpoint=checkpoint)
+    single = WorldModelEnv(checkpoint=checkpoint, bf16=False)
     for i, seed in enumerate((11, 13)):
         obs, info = single.reset(seed=seed)
         np.testing.assert_array_equal(info["goal"], runs[2][1][i])
         assert np.abs(obs.astype(int) - runs[2][0][0, i].astype(int)).max() <= 2
     # A vector env of one is the single env exactly (both run the same core with one sub-env).
-    one = WorldModelVectorEnv(1, checkpoint=checkpoint)
+    one = WorldModelVectorEnv(1, checkpoint=checkpoint, bf16=False)
     obs_vec, _ = one.reset(seed=5)
     obs_single, _ = single.reset(seed=5)
     np.testing.assert_array_equal(obs_vec[0], obs_single)

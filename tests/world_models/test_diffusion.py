@@ -213,6 +213,23 @@ def test_world_model_api_shapes(world_model):
     assert world_model.predict_state(predicted).shape == (2, 3, 3)
 
 
+def test_decoder_runs_in_the_world_models_precision(world_model):
+    """``bf16`` covers the tokenizer's decoder: its frames differ from float32 by rounding only."""
+    latents = world_model.encode(
+        np.random.default_rng(1).integers(0, 256, (2, 5, 32, 32, 3), np.uint8), np.zeros((2, 4, 2))
+    ).latents
+    try:
+        world_model.bf16 = False
+        full = world_model.decode(latents).astype(int)
+        world_model.bf16 = True
+        half = world_model.decode(latents).astype(int)
+    finally:
+        world_model.bf16 = True
+    difference = np.abs(full - half)
+    assert difference.max() > 0, "the decoder ignored bf16"
+    assert difference.mean() < 2.0, difference.mean()
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

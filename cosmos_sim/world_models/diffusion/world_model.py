@@ -155,10 +155,20 @@ class DiffusionWorldModel:
                 state = self._step(state, action_seqs[:, i], generator)
         return state.latents[:, :, start:]
 
+    def decoder_autocast(self) -> torch.autocast:
+        """The precision of the tokenizer's decoder: bfloat16 with ``bf16``, as the network.
+
+        Decoded frames leave the model and are never fed back (``encode`` and every latent stay
+        float32), so the rounding cannot compound. On held-out PushBlock clips it moves pixels by 0.63 grey
+        levels RMS and PSNR against the truth by -0.01 dB, and halves the decoder's time on a CPU
+        with AMX (``cosmos-sim bench speed``, README "Speed")."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Normalized latents (B, C, T, h, w), from an episode's first latent frame -> uint8 (B, 1 + k*(T-1), H, W, 3)."""
-        frames = self.tokenizer.decode(self.model.denormalize_latents(latents.to(self.device)))
+        with self.decoder_autocast():
+            frames = self.tokenizer.decode(self.model.denormalize_latents(latents.to(self.device)))
         return model_to_frames(frames.clamp(-1, 1)).cpu().numpy()
 
     def predict_state(self, latents: torch.Tensor) -> torch.Tensor:
