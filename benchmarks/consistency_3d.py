@@ -105,7 +105,14 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
+from cosmos_sim.benchmarks.report import (
+    cases_cell,
+    file_name,
+    jsonable,
+    markdown_footer,
+    nanmean,
+    plot_curves,
+)
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
@@ -375,14 +382,15 @@ SCALAR_KEYS = (
     "depth_distance_mm",
     "depth_fitness",
 )
-CURVE_KEYS = (
-    "pose_success",
-    "rotation_error_deg",
-    "translation_error_deg",
-    "sampson_fitted_px",
-    "sampson_calibrated_px",
-    "depth_distance_mm",
-)
+CURVE_TITLES = {
+    "pose_success": "pose success",
+    "rotation_error_deg": "rotation error (deg)",
+    "translation_error_deg": "translation-direction error (deg)",
+    "sampson_fitted_px": "Sampson error, fitted F (px)",
+    "sampson_calibrated_px": "Sampson error, calibrated F (px)",
+    "depth_distance_mm": "depth: median cloud distance (mm)",
+}
+CURVE_KEYS = tuple(CURVE_TITLES)
 
 
 def _summary_of_pairs(pairs: dict[str, np.ndarray], axis) -> dict[str, Any]:
@@ -559,45 +567,8 @@ def _markdown(report: dict[str, Any]) -> str:
             ],
             reference["scenarios"][scenario] if reference["scenarios"][scenario]["cases"] else None,
         )
-    errors = [(row["name"], e) for row in rows for e in row["errors"]]
-    if errors:
-        lines += ["", f"## Errors ({len(errors)} cases, excluded from the means)", ""]
-        lines += [f"- {name}: {e['error']}" for name, e in errors]
-    m = r["machine"]
-    lines += ["", f"Machine: {m.get('cpu', '?')}, {m.get('threads', '?')} threads; {r['seconds']:.0f} s."]
+    lines += markdown_footer(r)
     return "\n".join(lines) + "\n"
-
-
-def _plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    titles = {
-        "pose_success": "pose success",
-        "rotation_error_deg": "rotation error (deg)",
-        "translation_error_deg": "translation-direction error (deg)",
-        "sampson_fitted_px": "Sampson error, fitted F (px)",
-        "sampson_calibrated_px": "Sampson error, calibrated F (px)",
-        "depth_distance_mm": "depth: median cloud distance (mm)",
-    }
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
-    steps = np.arange(1, report["horizon"] + 1)
-    for ax, key in zip(axes.flat, CURVE_KEYS, strict=True):
-        for row in report["rows"]:
-            if row["overall"] is not None and np.any(np.isfinite(row["overall"]["curves"][key])):
-                ax.plot(steps, row["overall"]["curves"][key], marker=".", label=row["name"])
-        ax.set_title(titles[key])
-        ax.set_xlabel("predicted frame")
-        ax.grid(alpha=0.3)
-        if key.startswith("sampson"):
-            ax.set_yscale("log")
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("3D consistency: mean of the scenarios against the horizon")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _sample_video(truth: OrbitTruth, pred: np.ndarray, drawn: list) -> np.ndarray:
@@ -693,7 +664,13 @@ def run_consistency_3d_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
-    _plot(report, out / "consistency_3d.png")
+    plot_curves(
+        report,
+        CURVE_TITLES,
+        "3D consistency: mean of the scenarios against the horizon",
+        out / "consistency_3d.png",
+        log_scale=("sampson_fitted_px", "sampson_calibrated_px"),
+    )
     report["seconds"] = round(time.perf_counter() - start, 1)
     (out / "consistency_3d.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
     markdown = _markdown(report)

@@ -77,7 +77,14 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import cases_cell, file_name, jsonable, nanmean
+from cosmos_sim.benchmarks.report import (
+    cases_cell,
+    file_name,
+    jsonable,
+    markdown_footer,
+    nanmean,
+    plot_curves,
+)
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
@@ -367,7 +374,15 @@ SCALAR_KEYS = (
     "appeared",
     "in_floor",
 )
-CURVE_KEYS = ("psnr", "ssim", "spatiotemporal_iou", "mse", "mask_iou", "centroid_px")
+CURVE_TITLES = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "spatiotemporal_iou": "motion-mask IoU (spatiotemporal)",
+    "mse": "MSE",
+    "mask_iou": "object mask IoU",
+    "centroid_px": "object centroid error (px)",
+}
+CURVE_KEYS = tuple(CURVE_TITLES)
 
 
 def _iq(result: dict[str, Any]) -> PhysicsIQMetrics:
@@ -531,45 +546,8 @@ def _markdown(report: dict[str, Any]) -> str:
                 for row in rows
             ]
         )
-    errors = [(row["name"], e) for row in rows for e in row["errors"]]
-    if errors:
-        lines += ["", f"## Errors ({len(errors)} cases, excluded from the means)", ""]
-        lines += [f"- {name}: {e['error']}" for name, e in errors]
-    lines += [
-        "",
-        f"Machine: {r['machine'].get('cpu', '?')}, {r['machine'].get('threads', '?')} threads; {r['seconds']:.0f} s.",
-    ]
+    lines += markdown_footer(r)
     return "\n".join(lines) + "\n"
-
-
-def _plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    titles = {
-        "psnr": "PSNR (dB)",
-        "ssim": "SSIM",
-        "spatiotemporal_iou": "motion-mask IoU (spatiotemporal)",
-        "mse": "MSE",
-        "mask_iou": "object mask IoU",
-        "centroid_px": "object centroid error (px)",
-    }
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
-    steps = np.arange(1, report["horizon"] + 1)
-    for ax, key in zip(axes.flat, CURVE_KEYS, strict=True):
-        for row in report["rows"]:
-            if row["overall"] is not None:
-                ax.plot(steps, row["overall"]["curves"][key], marker=".", label=row["name"])
-        ax.set_title(titles[key])
-        ax.set_xlabel("predicted frame")
-        ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Physics alignment: mean of the scenarios against the horizon")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _outlined(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -668,7 +646,12 @@ def run_physics_alignment_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
-    _plot(report, out / "physics_alignment.png")
+    plot_curves(
+        report,
+        CURVE_TITLES,
+        "Physics alignment: mean of the scenarios against the horizon",
+        out / "physics_alignment.png",
+    )
     report["seconds"] = round(time.perf_counter() - start, 1)
     (out / "physics_alignment.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
     markdown = _markdown(report)

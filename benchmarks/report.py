@@ -1,10 +1,12 @@
 """Report helpers the case-suite benchmarks share (physics alignment, 3D consistency): NaN-aware means,
-JSON-safe reports, file names for rows, and the "scored (errors)" cell of their tables."""
+JSON-safe reports, file names for rows, the "scored (errors)" cell and the closing lines of their
+tables, and the plot of their metrics against the horizon."""
 
 from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,3 +45,51 @@ def cases_cell(row: dict[str, Any]) -> str:
     """``scored (errors)`` for a row of per-scenario summaries."""
     scored = sum(s["cases"] for s in row["scenarios"].values())
     return f"{scored} ({len(row['errors'])})"
+
+
+def markdown_footer(report: dict[str, Any]) -> list[str]:
+    """The errors section (each failed case, by row) and the machine line that close a report."""
+    errors = [(row["name"], e) for row in report["rows"] for e in row["errors"]]
+    lines = []
+    if errors:
+        lines += ["", f"## Errors ({len(errors)} cases, excluded from the means)", ""]
+        lines += [f"- {name}: {e['error']}" for name, e in errors]
+    m = report["machine"]
+    lines += [
+        "",
+        f"Machine: {m.get('cpu', '?')}, {m.get('threads', '?')} threads; {report['seconds']:.0f} s.",
+    ]
+    return lines
+
+
+def plot_curves(
+    report: dict[str, Any],
+    titles: dict[str, str],
+    suptitle: str,
+    path: Path,
+    *,
+    log_scale: tuple[str, ...] = (),
+) -> None:
+    """Each metric of ``titles`` (six, in a 2 x 3 grid) against the horizon, one line per row that
+    has finite values, from the rows' ``overall`` curves; ``log_scale`` metrics on a log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    steps = np.arange(1, report["horizon"] + 1)
+    for ax, (key, title) in zip(axes.flat, titles.items(), strict=True):
+        for row in report["rows"]:
+            if row["overall"] is not None and np.any(np.isfinite(row["overall"]["curves"][key])):
+                ax.plot(steps, row["overall"]["curves"][key], marker=".", label=row["name"])
+        ax.set_title(title)
+        ax.set_xlabel("predicted frame")
+        ax.grid(alpha=0.3)
+        if key in log_scale:
+            ax.set_yscale("log")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
