@@ -158,6 +158,22 @@ def test_sampling_is_deterministic_under_a_seed():
     assert not torch.equal(sample(3), sample(4))
 
 
+def test_gelu_setting_selects_the_mlp_activation_and_keeps_the_weights():
+    """``gelu`` changes only the activation: the same weights load either way, and the outputs differ
+    by the approximation's small error."""
+    tanh, exact = tiny_model(), tiny_model(gelu="exact")
+    with torch.no_grad():  # off the zero-initialized gates, so the MLPs reach the output
+        for parameter in tanh.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    exact.load_state_dict(tanh.state_dict())
+    latents, actions, _ = batch(tanh)
+    noisy, sigma = latents + torch.randn_like(latents), torch.full((3, 3), 1.0)
+    mask = torch.zeros(3, 3, dtype=torch.bool)
+    with torch.no_grad():
+        a, b = (m.denoise(noisy, sigma, mask, latents, actions) for m in (tanh, exact))
+    assert 0 < (a - b).abs().max() < 1e-2
+
+
 def test_tiny_model_overfits_one_batch():
     torch.manual_seed(0)
     model = LatentDiffusionModel(DiffusionWorldModelConfig(**TINY)).train()
@@ -269,6 +285,7 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         (dict(edm=dict(sigma_min=1.0, sigma_max=0.5)), "sigma_min"),
         (dict(edm=dict(condition_sigma=0.5)), "condition_sigma must be in"),
         (dict(state_consistency=-1.0), "state_consistency must be >= 0"),
+        (dict(gelu="relu"), "gelu must be 'tanh' or 'exact'"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):

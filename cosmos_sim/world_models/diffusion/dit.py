@@ -111,7 +111,8 @@ class DiTBlock(nn.Module):
         self.cross_attn = CrossAttention(dim, config.heads)
         self.norm3 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * config.mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        gelu = nn.GELU(approximate="tanh" if config.gelu == "tanh" else "none")
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), gelu, nn.Linear(hidden, dim))
         self.adaln = nn.ModuleList([AdaLNLoRA(dim, config.adaln_rank) for _ in range(3)])
 
     def forward(
