@@ -1,5 +1,5 @@
-"""Report helpers the case-suite benchmarks share (physics alignment, 3D consistency): NaN-aware means,
-JSON-safe reports, file names for rows, the "scored (errors)" cell and the closing lines of their
+"""Report helpers the case-suite benchmarks share (physics alignment, 3D consistency): NaN-aware means
+(the rollout benchmark's too), JSON-safe reports, file names for rows, the "scored (errors)" cell and the closing lines of their
 tables, and the plot of their metrics against the horizon."""
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from tqdm import tqdm
 
 import cosmos_sim
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import nanmean
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
@@ -145,15 +145,8 @@ def measure_speed(world: DiffusionWorldModel, batch: int, horizon: int, repeats:
     }
 
 
-def _nanmean(values: np.ndarray, axis=None) -> np.ndarray | float:
-    """Mean over detected values; NaN (not a warning) where nothing was detected."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(values, axis=axis)
-
-
 def _mean_curve(values: np.ndarray) -> list[float]:
-    return [round(float(v), 3) for v in _nanmean(values.reshape(-1, values.shape[-1]), axis=0)]
+    return [round(float(v), 3) for v in nanmean(values.reshape(-1, values.shape[-1]), axis=0)]
 
 
 def _markdown(results: dict[str, Any]) -> str:
@@ -237,7 +230,7 @@ def run_rollout_benchmark(
     visible = joined["block_visible"][:, -1]  # true frames where the block can be seen at all
     for key in ("", "copy_"):
         last = joined[key + "centroid"][:, -1]
-        summary[key + "centroid_px_last"] = round(float(_nanmean(last)), 2)
+        summary[key + "centroid_px_last"] = round(float(nanmean(last)), 2)
         summary[key + "missed_last"] = f"{np.isnan(last[visible]).mean():.0%}" if visible.any() else "-"
     detected = joined["centroid"][:, -1][~np.isnan(joined["centroid"][:, -1])]
     summary["centroid_px_last_median"] = (

@@ -247,8 +247,8 @@ def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) 
     Each repeat starts fresh episodes (a reset, timed on its own) and takes ``steps`` vector steps, fewer
     than an episode's length, so no autoreset falls inside the timed steps. In those same steps the time of
     ``world.step`` (the DiT sampler, in bfloat16) and of the streaming decode of the new frames (the
-    tokenizer's decoder, in bfloat16 like the DiT, and the conversion to uint8) is measured; the rest is everything else
-    in ``step``: action checks, the state head, the task's reward terms, the infos.
+    tokenizer's decoder, in bfloat16 like the DiT, and the conversion to uint8) is measured; the rest is
+    everything else in ``step``: action checks, the state head, the task's reward terms, the infos.
     """
     envs = gym.make_vec(
         WFM_ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", checkpoint=str(checkpoint)
