@@ -66,9 +66,10 @@ class DiffusionWorldModelConfig:
     gelu: str = "tanh"
     """The MLP's GELU: ``tanh`` (the tanh approximation, as the shipped checkpoints were trained) or
     ``exact`` (erf). They differ by at most 5e-4, below bfloat16's resolution, but on a CPU with AMX
-    the exact one runs 5x faster in bfloat16 (0.47 vs 2.4 ms on a 3,072 x 768 activation, 2 threads):
-    the tanh GELU is 16% of ``world.step``'s time (README "Speed"), and the shipped PushBlock weights
-    run with ``exact`` take 136 instead of 158 ms a ``world.step`` at N=64. New recipes should use
+    the exact one runs 5x faster in bfloat16 (0.44 vs 2.24 ms on a 3,072 x 768 activation, 2 threads):
+    the tanh GELU is 16% of ``world.step``'s time, and the shipped PushBlock weights run with
+    ``exact`` take 141 instead of 169 ms a ``world.step`` at N=64 (``scripts/inference_precision.py``,
+    README "Speed"). New recipes should use
     ``exact``; a checkpoint keeps the one it was trained with."""
     adaln_rank: int = 64
     """Rank of the AdaLN-LoRA projections."""

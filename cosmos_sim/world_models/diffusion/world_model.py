@@ -160,8 +160,8 @@ class DiffusionWorldModel:
 
         Decoded frames leave the model and are never fed back (``encode`` and every latent stay
         float32), so the rounding cannot compound. On held-out PushBlock clips it moves pixels by
-        0.63 grey levels RMS and PSNR against the truth by -0.01 dB, and halves the decoder's time
-        on a CPU with AMX (``cosmos-sim bench speed``, README "Speed")."""
+        0.63 grey levels RMS and PSNR against the truth by -0.01 dB (``scripts/inference_precision.py``),
+        and halves the decoder's time on a CPU with AMX (``cosmos-sim bench speed``, README "Speed")."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     @torch.no_grad()
