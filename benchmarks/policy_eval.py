@@ -23,16 +23,23 @@ A policy's randomness comes from a numpy Generator per episode seeded by (episod
 the same on both sides, so the two sides' episodes are paired. Per policy and side: success rate
 (``info["is_success"]`` after the last step; for the model it is the task's success rule applied to the
 predicted state), success at any step, and the mean final block-to-goal distance (true, resp.
-predicted). Over the policies: the Spearman rank
-correlation (``scipy.stats.spearmanr``, ties ranked by their mean) of MuJoCo against world-model success
-rates, the figure the lead's target (>= 0.8) is about, and of the mean final distances (a finer
-secondary figure when success rates tie). A correlation is undefined (``null``, with the reason in its
-``note``) where one side gives every policy the same value. Wall time per side and policy.
+predicted). Over the policies: the Spearman rank correlation (``scipy.stats.spearmanr``, ties ranked
+by their mean) of MuJoCo against world-model success rates, the figure the lead's target (>= 0.8) is
+about, with a 95% bootstrap interval over the seeds (``success_rho_interval``), and of the mean final
+distances (a finer secondary figure when success rates tie). A correlation is undefined (``null``,
+with the reason in its ``note``) where one side gives every policy the same value. Wall time per side
+and policy.
 
-Cost with the defaults (6 policies x 32 episodes x 50 steps) with the zoo model on the 2-core development
-machine: the MuJoCo side ~15 s (~1.3 ms an env step), the model side 6 x 50 batched steps of 32 sub-envs
-at 0.3-0.5 s each (0.52 s measured on one thread beside two training runs), so 2-3 minutes in all.
-``quick=True``: 4 episodes of 10 steps per policy, under 10 s.
+Why 128 episodes by default: a success rate from n episodes is known to about +-sqrt(p(1-p)/n), 8
+points at n = 32, and the zoo model's six rates lie within 13 points of each other. The zoo model's rho
+on seeds 20000..20031 was 0.70 stepped 32 at a time and 0.00 stepped 64 at a time (bfloat16 rounds
+differently at another batch, and the rollouts part ways); on 128 seeds it is 0.17, interval
+-0.52 .. 0.77.
+
+Cost with the defaults (6 policies x 128 episodes x 50 steps) with the zoo model on the 2-core
+development machine: the MuJoCo side 54 s (~1.3 ms an env step), the model side 202 s (6 x 2 x 50
+batched steps of 64 sub-envs), 4.3 minutes in all. ``quick=True``: 4 episodes of 10 steps per policy,
+under 10 s.
 
 Writes ``policy_eval.json`` (per-episode outcomes included) and ``policy_eval.md`` into the output
 folder and prints the table. It is short enough to rerun whole; nothing is resumed.
@@ -51,7 +58,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import bootstrap, spearmanr
 from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
@@ -123,8 +130,8 @@ POLICIES: tuple[PolicySpec, ...] = (
     ),
     PolicySpec("random", "uniform random action, new each step", lambda space: RandomPolicy(space)),
 )
-"""Best first, as the MuJoCo scene ranks them on the default 32 episodes of 50 steps: success after the
-last step 1.0, 0.78, 0.72, 0.50, 0.25, 0 (mean final distance 0.6, 3.9, 2.4, 7.2, 8.3, 20 cm)."""
+"""Best first, as the MuJoCo scene ranks them on the default 128 episodes of 50 steps: success after
+the last step 0.99, 0.73, 0.65, 0.56, 0.36, 0 (mean final distance 0.9, 3.0, 3.5, 5.5, 7.1, 19.5 cm)."""
 
 
 def _policy_rng(seed: int, policy_index: int) -> np.random.Generator:
@@ -243,10 +250,52 @@ def rank_correlation(mujoco: Sequence[float], wfm: Sequence[float]) -> dict[str,
     return {"rho": round(float(rho), 3), "p_value": round(float(p_value), 4), "note": None}
 
 
+def success_rho_interval(
+    mujoco: np.ndarray, wfm: np.ndarray, *, resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """95% bootstrap interval of the success-rate Spearman rho, from per-episode successes (E, P) of
+    each side (``scipy.stats.bootstrap``, percentile method, episodes resampled with replacement).
+
+    The episodes are paired: episode ``e`` of every policy and both sides starts from the same reset
+    seed, so a resample draws whole seeds. A resample where one side gives every policy the same rate
+    has no rho; it counts as 0 (no ranking), and how many did is reported. The interval says how much
+    of rho is the luck of the seeds: with 32 episodes per policy a success rate is known to about
+    +-8 points, as far apart as the world model's rates often are."""
+    episodes = mujoco.shape[0]
+    undefined = 0
+
+    def rho(index: np.ndarray) -> float:
+        nonlocal undefined
+        m, w = mujoco[index].mean(axis=0), wfm[index].mean(axis=0)
+        if np.ptp(m) == 0 or np.ptp(w) == 0:
+            undefined += 1
+            return 0.0
+        return float(spearmanr(m, w).statistic)
+
+    result = bootstrap(
+        (np.arange(episodes),),
+        rho,
+        n_resamples=resamples,
+        vectorized=False,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    return {
+        "low": round(float(low), 3),
+        "high": round(float(high), 3),
+        "resamples": resamples,
+        "undefined": undefined,
+    }
+
+
 def _rho_text(corr: dict[str, Any]) -> str:
     if corr["rho"] is None:
         return corr["note"]
-    return f"**{corr['rho']:.2f}** (p = {corr['p_value']:.3f})"
+    text = f"**{corr['rho']:.2f}** (p = {corr['p_value']:.3f}"
+    if "interval" in corr:
+        text += f"; 95% bootstrap interval over the seeds {corr['interval']['low']:.2f} .. {corr['interval']['high']:.2f}"
+    return text + ")"
 
 
 def _cm(metres: float | None) -> str:
@@ -293,7 +342,7 @@ def run_policy_eval_benchmark(
     checkpoint: str | Path | None,
     out: str | Path,
     *,
-    episodes: int = 32,
+    episodes: int = 128,
     steps: int | None = None,
     batch: int = 64,
     seed: int = HELDOUT_SEED,
@@ -350,6 +399,15 @@ def run_policy_eval_benchmark(
         scene.close()
         envs.close()
 
+    spearman = {
+        name: rank_correlation([p["mujoco"][key] for p in rows], [p["wfm"][key] for p in rows])
+        for name, key in (("success_rate", "success_rate"), ("final_distance", "final_distance_m"))
+    }
+    if spearman["success_rate"]["rho"] is not None:
+        per_episode = {
+            side: np.array([p[side]["success"] for p in rows], float).T for side in ("mujoco", "wfm")
+        }
+        spearman["success_rate"]["interval"] = success_rho_interval(per_episode["mujoco"], per_episode["wfm"])
     results = {
         "checkpoint": str(path),
         "task": config.task,
@@ -360,10 +418,7 @@ def run_policy_eval_benchmark(
         "batch": envs.num_envs,
         "sampler": dataclasses.asdict(core.world.sampler),
         "policies": rows,
-        "spearman": {
-            name: rank_correlation([p["mujoco"][key] for p in rows], [p["wfm"][key] for p in rows])
-            for name, key in (("success_rate", "success_rate"), ("final_distance", "final_distance_m"))
-        },
+        "spearman": spearman,
         "seconds": {side: round(sum(p[side]["seconds"] for p in rows), 2) for side in ("mujoco", "wfm")},
         "machine": describe_machine(device=str(core.world.device), threads=torch.get_num_threads()),
     }

@@ -24,6 +24,7 @@ from cosmos_sim.benchmarks.policy_eval import (
     run_mujoco_episodes,
     run_policy_eval_benchmark,
     run_wfm_episodes,
+    success_rho_interval,
 )
 from cosmos_sim.cli import main
 
@@ -151,6 +152,19 @@ def test_rank_correlation_is_explained_where_undefined():
     constant = rank_correlation([0.9, 0.5, 0.0], [0.25, 0.25, 0.25])
     assert constant["rho"] is None and "world model side" in constant["note"]
     assert "MuJoCo side" in rank_correlation([0.0, 0.0, 0.0], [0.2, 0.1, 0.0])["note"]
+
+
+def test_rho_interval_is_tight_when_the_ranking_is_clear_and_wide_when_it_is_luck():
+    rng = np.random.default_rng(0)
+    rates = np.array([0.95, 0.75, 0.5, 0.25, 0.05])
+    mujoco = (rng.random((128, 5)) < rates).astype(float)
+    # A model with the same ranking: every resample keeps it, so the interval sits near 1.
+    clear = success_rho_interval(mujoco, (rng.random((128, 5)) < rates).astype(float), resamples=500)
+    assert clear["low"] > 0.6 and clear["high"] == pytest.approx(1.0)
+    # A model whose rates are all the same (0.1): any rho it shows is the luck of the seeds.
+    luck = success_rho_interval(mujoco, (rng.random((128, 5)) < 0.1).astype(float), resamples=500)
+    assert luck["low"] < 0 < luck["high"] and luck["high"] - luck["low"] > 0.8
+    assert luck["resamples"] == 500 and 0 <= luck["undefined"] < 50
 
 
 def test_bad_input_is_a_clear_error(tmp_path, save_tiny_world_model, capsys):
