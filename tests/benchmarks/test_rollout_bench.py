@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from cosmos_sim.benchmarks.rollout import run_rollout_benchmark
@@ -51,3 +52,11 @@ def test_rollout_benchmark_writes_its_report(tmp_path):
     assert curves["copy_psnr"][0] > curves["copy_psnr"][-1]
     assert np.isfinite(results["summary"]["copy_centroid_px_last"])
     assert [s["batch"] for s in results["speed"]] == [1, 64]
+    # The frames where the scene changed: copy-last scores below its all-frame mean there, which the
+    # frames it reproduces exactly (the PSNR cap) lift.
+    summary = results["summary"]
+    assert 0 < summary["changed_fraction"] <= 1
+    assert summary["copy_psnr_changed"] < np.mean(curves["copy_psnr"]) or summary["changed_fraction"] == 1
+    assert summary["psnr_gain_changed_db"] == pytest.approx(
+        summary["psnr_changed"] - summary["copy_psnr_changed"], abs=0.011
+    )
