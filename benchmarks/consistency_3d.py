@@ -26,7 +26,9 @@ the pair of frames ``(t - STRIDE, t)`` of the whole video (context, then predict
   and the share of points within 2 cm of the other cloud (``cosmos_sim.metrics.point_clouds``).
   Depth of context frames is MuJoCo's.
 
-Rows: every model scored; the reference, MuJoCo's own clip (with its depth); two floors, the true
+Rows: every model scored, and after a world-model checkpoint its tokenizer's round trip of MuJoCo's
+clip (what the model would show with perfect dynamics: the ceiling its decoder sets); the reference,
+MuJoCo's own clip (with its depth); two floors, the true
 future frames in a random order (seeded by the case) and the last context frame frozen (both with the
 matching true depth). Note that a real video of a static scene is self-consistent whatever its order,
 so the floors score *well* on the fitted-F Sampson error; that column separates only videos whose
@@ -116,7 +118,9 @@ from cosmos_sim.benchmarks.report import (
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
+    TokenizerRoundTripSource,
     VideoSource,
+    WorldModelSource,
     export_cases,
     resolve_sources,
 )
@@ -643,7 +647,13 @@ def run_consistency_3d_benchmark(
     )
     seeds = _suite_seeds(seeds, quick)
     truths = build_ground_truth(scenarios, seeds, context_frames=context_frames, horizon=horizon)
-    row_sources = [ReferenceSource(truths), *models, ShuffledSource(truths), FrozenSource(truths)]
+    clips = {truth.case.key: truth.frames for truth in truths}
+    row_sources = [ReferenceSource(truths)]
+    for model in models:
+        row_sources.append(model)
+        if isinstance(model, WorldModelSource):
+            row_sources.append(TokenizerRoundTripSource(model, clips))
+    row_sources += [ShuffledSource(truths), FrozenSource(truths)]
     rows = [evaluate_source(source, truths, matcher=matcher, progress=progress) for source in row_sources]
     report: dict[str, Any] = {
         "scenarios": list(scenarios),

@@ -88,6 +88,7 @@ from cosmos_sim.benchmarks.report import (
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
+    TokenizerRoundTripSource,
     VideoSource,
     WorldModelSource,
     check_prediction,
@@ -298,24 +299,6 @@ class PerturbedSimulationSource(VideoSource):
 
     def predict(self, case: Case) -> np.ndarray:
         return self._frames[case.key]
-
-
-class TokenizerRoundTripSource(VideoSource):
-    """A world model's own ceiling: its tokenizer's reconstruction of the true clip (context and
-    future encoded together, as the model's latents would be if its dynamics were perfect)."""
-
-    def __init__(self, model: WorldModelSource, truths: list[GroundTruth]) -> None:
-        self.world, self.name = model.world, f"{model.name}: tokenizer round trip"
-        self._truths = {truth.case.key: truth for truth in truths}
-
-    def predict(self, case: Case) -> np.ndarray:
-        truth, tc = self._truths[case.key], case.context.shape[0]
-        video = np.concatenate([case.context, truth.frames])[None]  # (1, tc + horizon, H, W, 3)
-        try:
-            state = self.world.encode(video, case.actions[None])
-        except ValueError as error:  # frames or actions the model does not take
-            raise PredictionError(f"{self.name}: {case.key}: {error}") from None
-        return self.world.decode(state.latents)[0, tc:]
 
 
 class SimulationSource(VideoSource):
@@ -624,7 +607,8 @@ def run_physics_alignment_benchmark(
     for model in models:
         sources.append(model)
         if isinstance(model, WorldModelSource):
-            sources.append(TokenizerRoundTripSource(model, truths))
+            clips = {t.case.key: np.concatenate([t.case.context, t.frames]) for t in truths}
+            sources.append(TokenizerRoundTripSource(model, clips))
     sources.append(CopyLastFrameSource())
     rows = [evaluate_source(source, truths, variances, progress=progress) for source in sources]
     ceiling, floor = rows[0], rows[-1]

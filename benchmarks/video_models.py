@@ -146,6 +146,28 @@ class WorldModelSource(VideoSource):
         return check_prediction(frames[tc:], case, self.name)
 
 
+class TokenizerRoundTripSource(VideoSource):
+    """A world model's own ceiling: its tokenizer's reconstruction of the true clip (context and
+    future encoded together, as the model's latents would be if its dynamics were perfect). A model
+    can at best show what its decoder shows, so this row separates what the dynamics lose from what
+    the tokenizer does."""
+
+    def __init__(self, model: WorldModelSource, clips: dict[str, np.ndarray]) -> None:
+        """``clips``: uint8 (Tc + horizon, H, W, 3) true clip, context first, per ``Case.key``."""
+        self.world, self.name = model.world, f"{model.name}: tokenizer round trip"
+        self._clips = clips
+
+    def predict(self, case: Case) -> np.ndarray:
+        if case.key not in self._clips:
+            raise PredictionError(f"{self.name}: {case.key}: no true clip for this case")
+        tc = case.context.shape[0]
+        try:
+            state = self.world.encode(self._clips[case.key][None], case.actions[None])
+        except ValueError as error:  # frames or actions the model does not take
+            raise PredictionError(f"{self.name}: {case.key}: {error}") from None
+        return check_prediction(self.world.decode(state.latents)[0, tc:], case, self.name)
+
+
 def case_video_path(folder: str | Path, case: Case) -> Path:
     """Where a folder source keeps a case's predicted video: ``<folder>/<scenario>/seed_<seed>.mp4``."""
     return Path(folder) / case.scenario / f"seed_{case.seed}.mp4"

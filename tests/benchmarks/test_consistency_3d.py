@@ -24,7 +24,13 @@ from cosmos_sim.benchmarks.consistency_3d import (
     export_consistency_3d_cases,
     run_consistency_3d_benchmark,
 )
-from cosmos_sim.benchmarks.video_models import CallableSource, FolderSource, WorldModelSource, case_video_path
+from cosmos_sim.benchmarks.video_models import (
+    CallableSource,
+    FolderSource,
+    TokenizerRoundTripSource,
+    WorldModelSource,
+    case_video_path,
+)
 from cosmos_sim.cli import main
 from cosmos_sim.data.video_io import decode_video, encode_video
 from cosmos_sim.tokenizers import build_tokenizer, preset
@@ -212,6 +218,11 @@ def test_world_model_checkpoints_are_scored_or_their_mismatch_reported(
     row = evaluate_source(orbit, truths[:1])
     assert row["errors"] == [] and row["scenarios"]["CameraOrbit-v0"]["cases"] == 1
     assert row["overall"]["pose_success"] <= 0.25 and np.isnan(row["overall"]["depth_distance_mm"])
+    # Its tokenizer's round trip of MuJoCo's clip, the row the benchmark adds after a checkpoint.
+    round_trip = TokenizerRoundTripSource(orbit, {t.case.key: t.frames for t in truths[:1]})
+    row = evaluate_source(round_trip, truths[:1])
+    assert row["errors"] == [] and row["scenarios"]["CameraOrbit-v0"]["cases"] == 1
+    assert round_trip.name.endswith(": tokenizer round trip")
 
 
 def test_benchmark_writes_its_reports(tmp_path, capsys):

@@ -16,14 +16,19 @@ from cosmos_sim.benchmarks.physics_alignment import (
     CopyLastFrameSource,
     PerturbedSimulationSource,
     SimulationSource,
-    TokenizerRoundTripSource,
     build_ground_truth,
     evaluate_source,
     export_physics_cases,
     physical_variances,
     run_physics_alignment_benchmark,
 )
-from cosmos_sim.benchmarks.video_models import CallableSource, FolderSource, WorldModelSource, case_video_path
+from cosmos_sim.benchmarks.video_models import (
+    CallableSource,
+    FolderSource,
+    TokenizerRoundTripSource,
+    WorldModelSource,
+    case_video_path,
+)
 from cosmos_sim.cli import main
 from cosmos_sim.data.video_io import decode_video, encode_video
 from cosmos_sim.tokenizers import build_tokenizer, preset
@@ -180,11 +185,12 @@ def test_world_model_checkpoints_are_scored_or_their_mismatch_reported(
     config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
     checkpoint = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
     model = WorldModelSource(checkpoint)
-    for source in (model, TokenizerRoundTripSource(model, truths)):
+    clips = {t.case.key: np.concatenate([t.case.context, t.frames]) for t in truths}
+    for source in (model, TokenizerRoundTripSource(model, clips)):
         row = evaluate_source(source, truths, variances)
         assert row["errors"] == [] and all(s["cases"] == 1 for s in row["scenarios"].values())
         assert 0.0 <= row["overall"]["physics_iq"] <= 100.0 and np.isfinite(row["overall"]["psnr"])
-    round_trip = evaluate_source(TokenizerRoundTripSource(two_dim, truths), truths, variances)
+    round_trip = evaluate_source(TokenizerRoundTripSource(two_dim, clips), truths, variances)
     assert (
         len(round_trip["errors"]) == len(truths)
         and "A=2), got (1, 12, 1)" in round_trip["errors"][0]["error"]
