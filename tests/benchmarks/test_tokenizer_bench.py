@@ -85,8 +85,18 @@ def test_quick_run_writes_json_markdown_and_samples(bench_run):
     dv, cv = (m["scenes"][0]["bpp"] for m in results["models"])
     assert dv == pytest.approx(5 * 8 * 8 * math.log2(64000) / (17 * 64 * 64))
     assert cv == pytest.approx(5 * 8 * 8 * 16 * 16 / (17 * 64 * 64))  # 16 float16 channels
+    # DV's stored tokens: lossless, header included, never above 2 bytes a token; H.264 is also run at
+    # each clip's stream bits. CV has no token stream.
+    dv_scene, cv_scene = (m["scenes"][0] for m in results["models"])
+    assert 0 < dv_scene["stream_bpp"] <= (11 * 8 + 5 * 8 * 8 * 16) / (17 * 64 * 64)
+    assert (
+        dv_scene["h264_stream_over_budget_clips"] > 0 or dv_scene["h264_stream_bpp"] <= dv_scene["stream_bpp"]
+    )
+    assert dv_scene["psnr_gain_stream_db"] == pytest.approx(dv_scene["psnr"] - dv_scene["h264_stream_psnr"])
+    assert "stream_bpp" not in cv_scene and "stream_bpp" in results["models"][0]["overall"]
     assert results["machine"]["torch_threads"] == 1 and results["machine"]["cpu"]
     markdown = (out / "tokenizer.md").read_text()
+    assert "| model | scene | PSNR | stream bpp | H.264 PSNR @bpp | gain |" in markdown
     assert "| model | scene | PSNR | SSIM | flicker | bpp | H.264 PSNR @bpp | gain |" in markdown
     assert "DV4x8x8 (dv4x8x8) | PushBlock-v0" in markdown and "encode+decode frames/s" in markdown
     with Image.open(out / "tokenizer_samples.png") as sheet:

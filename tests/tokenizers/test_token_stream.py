@@ -1,0 +1,66 @@
+"""The DV token stream: lossless, smaller where tokens repeat, and clear about a bad stream."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from cosmos_sim.tokenizers.token_stream import DELTA_DEFLATE, RAW, decode_tokens, encode_tokens
+
+CODES = 64_000
+HEADER_BYTES = 11
+
+
+def _mode(stream: bytes) -> int:
+    return stream[0]
+
+
+def test_round_trip_is_exact_and_picks_the_smaller_mode():
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, CODES, (5, 8, 8))
+    static = np.repeat(noise[:1], 5, axis=0)  # a scene that does not change after latent frame 0
+    for tokens in (noise, static, np.zeros((1, 2, 3), np.int32), np.full((3, 4, 4), CODES - 1)):
+        stream = encode_tokens(tokens, CODES)
+        assert np.array_equal(decode_tokens(stream), tokens)
+    # Random indices do not compress: stored raw, 2 bytes a token.
+    assert _mode(encode_tokens(noise, CODES)) == RAW
+    assert len(encode_tokens(noise, CODES)) == HEADER_BYTES + 2 * noise.size
+    # Unchanged positions become zeros: the 4 repeated latent frames cost almost nothing.
+    static_stream = encode_tokens(static, CODES)
+    assert _mode(static_stream) == DELTA_DEFLATE
+    assert len(static_stream) < HEADER_BYTES + 2 * 64 + 40
+
+
+def test_codebooks_above_16_bits_round_trip():
+    tokens = np.array([[[0, 2**20, 2**31]]])
+    assert np.array_equal(decode_tokens(encode_tokens(tokens, 2**32 - 1)), tokens)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "codes", "message"),
+    [
+        (np.zeros((2, 2)), CODES, r"need integer indices \(T, h, w\)"),
+        (np.zeros((1, 2, 2), np.float32), CODES, "need integer indices"),
+        (np.full((1, 2, 2), CODES), CODES, r"indices must lie in \[0, 64000\), got 64000"),
+        (np.full((1, 2, 2), -1), CODES, "got -1"),
+        (np.zeros((1, 2, 2), np.int64), 1, r"codebook_size must be in \[2, 2\*\*32\)"),
+    ],
+)
+def test_bad_tokens_are_refused(tokens, codes, message):
+    with pytest.raises(ValueError, match=message):
+        encode_tokens(tokens, codes)
+
+
+def test_bad_streams_are_refused():
+    stream = encode_tokens(np.repeat(np.arange(16).reshape(1, 4, 4), 3, axis=0), CODES)
+    with pytest.raises(ValueError, match="11-byte header, got 4 bytes"):
+        decode_tokens(stream[:4])
+    with pytest.raises(ValueError, match="unknown mode 7"):
+        decode_tokens(b"\x07" + stream[1:])
+    with pytest.raises(ValueError, match="DEFLATE payload is corrupt"):
+        decode_tokens(stream[:HEADER_BYTES] + b"\xff" * 8)
+    wrong_shape = struct.pack(">BHHHI", RAW, 2, 4, 4, CODES) + b"\x00" * 10
+    with pytest.raises(ValueError, match=r"holds 5 tokens, the header says \(2, 4, 4\)"):
+        decode_tokens(wrong_shape)
