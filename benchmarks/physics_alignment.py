@@ -604,10 +604,10 @@ def run_physics_alignment_benchmark(
     )
     variances = physical_variances(truths)
     sources = [PerturbedSimulationSource(truths)]
+    clips = {t.case.key: np.concatenate([t.case.context, t.frames]) for t in truths}
     for model in models:
         sources.append(model)
         if isinstance(model, WorldModelSource):
-            clips = {t.case.key: np.concatenate([t.case.context, t.frames]) for t in truths}
             sources.append(TokenizerRoundTripSource(model, clips))
     sources.append(CopyLastFrameSource())
     rows = [evaluate_source(source, truths, variances, progress=progress) for source in sources]

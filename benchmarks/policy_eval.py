@@ -30,14 +30,15 @@ distances (a finer secondary figure when success rates tie). A correlation is un
 with the reason in its ``note``) where one side gives every policy the same value. Wall time per side
 and policy.
 
-Why 128 episodes by default: a success rate from n episodes is known to about +-sqrt(p(1-p)/n), 8
-points at n = 32, and the zoo model's six rates lie within 13 points of each other. The zoo model's rho
-on seeds 20000..20031 was 0.70 stepped 32 at a time and 0.00 stepped 64 at a time (bfloat16 rounds
-differently at another batch, and the rollouts part ways); on 128 seeds it is 0.17, interval
--0.52 .. 0.77.
+Why 128 episodes by default: a success rate p from n episodes is known to about +-sqrt(p(1-p)/n),
++-5 points for p = 0.1 at n = 32 and +-2.7 at n = 128, and the zoo model's six rates lie within 5
+points of each other (5-10% on 128 episodes). Its rho on seeds 20000..20031 was 0.70 stepped 32 at a
+time and 0.00 stepped 64 at a time (bfloat16 rounds differently at another batch size and the
+rollouts part ways; the bootstrap over seeds does not capture that); on 128 seeds it is 0.17,
+interval -0.52 .. 0.77.
 
 Cost with the defaults (6 policies x 128 episodes x 50 steps) with the zoo model on the 2-core
-development machine: the MuJoCo side 54 s (~1.3 ms an env step), the model side 202 s (6 x 2 x 50
+development machine: the MuJoCo side 55 s (~1.3 ms an env step), the model side 199 s (6 x 2 x 50
 batched steps of 64 sub-envs), 4.3 minutes in all. ``quick=True``: 4 episodes of 10 steps per policy,
 under 10 s.
 
@@ -259,8 +260,7 @@ def success_rho_interval(
     The episodes are paired: episode ``e`` of every policy and both sides starts from the same reset
     seed, so a resample draws whole seeds. A resample where one side gives every policy the same rate
     has no rho; it counts as 0 (no ranking), and how many did is reported. The interval says how much
-    of rho is the luck of the seeds: with 32 episodes per policy a success rate is known to about
-    +-8 points, as far apart as the world model's rates often are."""
+    of rho is the luck of the seeds. Needs at least 2 episodes."""
     episodes = mujoco.shape[0]
     undefined = 0
 
@@ -294,7 +294,8 @@ def _rho_text(corr: dict[str, Any]) -> str:
         return corr["note"]
     text = f"**{corr['rho']:.2f}** (p = {corr['p_value']:.3f}"
     if "interval" in corr:
-        text += f"; 95% bootstrap interval over the seeds {corr['interval']['low']:.2f} .. {corr['interval']['high']:.2f}"
+        low, high = corr["interval"]["low"], corr["interval"]["high"]
+        text += f"; 95% bootstrap interval over the seeds {low:.2f} .. {high:.2f}"
     return text + ")"
 
 
@@ -403,7 +404,7 @@ def run_policy_eval_benchmark(
         name: rank_correlation([p["mujoco"][key] for p in rows], [p["wfm"][key] for p in rows])
         for name, key in (("success_rate", "success_rate"), ("final_distance", "final_distance_m"))
     }
-    if spearman["success_rate"]["rho"] is not None:
+    if spearman["success_rate"]["rho"] is not None and episodes >= 2:  # one episode: nothing to resample
         per_episode = {
             side: np.array([p[side]["success"] for p in rows], float).T for side in ("mujoco", "wfm")
         }

@@ -12,8 +12,8 @@ the true frames ``k*j + 1 .. k*j + horizon``:
   - block-centroid error in pixels per horizon step: centroids of the block's colour mask
     (``cosmos_sim.metrics.objects``) in predicted and true frames; a frame whose prediction shows no
     block counts as a miss, reported as a rate, not as an error;
-  - the share of true frames that differ from the last context frame, and both PSNRs on those frames
-    alone: where nothing moved, copy-last is exact and scores ``PSNR_CAP_DB``, which on a mostly
+  - the share of true frames that differ from the last context frame (per horizon step in
+    ``curves["changed"]``), and both PSNRs on those frames alone: where nothing moved, copy-last is exact and scores ``PSNR_CAP_DB``, which on a mostly
     static scene decides the mean over all frames;
   - ``predict_state`` error: the state head on predicted latents against the true task state at
     each predicted latent frame (pusher and block position, in millimetres);
@@ -256,9 +256,9 @@ def run_rollout_benchmark(
     changed = joined["changed"]
     summary["changed_fraction"] = round(float(changed.mean()), 3)
     if changed.any():
-        for key in ("", "copy_"):
-            summary[key + "psnr_changed"] = round(float(joined[key + "psnr"][changed].mean()), 2)
-        summary["psnr_gain_changed_db"] = round(summary["psnr_changed"] - summary["copy_psnr_changed"], 2)
+        model_db, copy_db = (float(joined[key + "psnr"][changed].mean()) for key in ("", "copy_"))
+        summary["psnr_changed"], summary["copy_psnr_changed"] = round(model_db, 2), round(copy_db, 2)
+        summary["psnr_gain_changed_db"] = round(model_db - copy_db, 2)
     summary["state_error_mm"] = round(float(joined["state_mm"].mean()), 1)
     speed = [measure_speed(world, b, horizon, 1 if quick else 3) for b in (1, 64)]
     results = {

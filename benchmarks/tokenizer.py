@@ -17,8 +17,8 @@ of the checkpoint, else ``DEFAULT_SCENES``; recorded on demand with seeds disjoi
   - H.264 at that rate (and, for DV, at each clip's stored-stream rate): libx264 (preset veryslow,
     tune psnr, in yuv420p and yuv444p, keeping the better PSNR per clip) with the lowest CRF (highest
     quality) whose payload fits the tokenizer's bits, found by bisection over CRF 0..51. Payload = the
-    packets' bytes without container and without x264's informational SEI message (~650 bytes of
-    encoder settings no decoder needs). If even CRF 51 does not fit, its figures are reported and the
+    NAL units' bytes, without container, Annex B start codes (framing, 4 bytes a NAL unit) and x264's
+    informational SEI message (~650 bytes of encoder settings no decoder needs). If even CRF 51 does not fit, its figures are reported and the
     clip is flagged ``h264_over_budget``;
   - speed: encode, decode and encode+decode frames/s on a batch of 64x64 clips under
     ``torch.inference_mode()``, median of ``repeats`` runs after a warm-up, with all the process's
@@ -111,6 +111,13 @@ def tokenizer_bits(config: TokenizerConfig, frames: int, height: int, width: int
 # ---- H.264 at the tokenizer's rate -----------------------------------------------------------------
 
 
+def h264_payload_bits(packets: list[bytes]) -> int:
+    """Bits of the NAL units in Annex B ``packets``, start codes not counted: the bytes a decoder
+    needs, less the framing a container would replace (an mp4 stores a 1-4 byte length instead), so
+    H.264 is charged nothing for it, as the DV token stream has no per-frame framing."""
+    return 8 * sum(len(nal) for packet in packets for nal in _START_CODE.split(packet) if nal)
+
+
 def _drop_sei(packet: bytes) -> bytes:
     nals = [nal for nal in _START_CODE.split(packet) if nal]
     return b"".join(b"\x00\x00\x00\x01" + nal for nal in nals if nal[0] & 0x1F != _SEI)
@@ -146,7 +153,7 @@ def h264_at_budget(frames: np.ndarray, budget_bits: float, pix_fmt: str) -> dict
     def bits(crf: int) -> int:
         if crf not in sizes:
             sizes[crf] = h264_encode(frames, crf, pix_fmt)
-        return 8 * sum(map(len, sizes[crf]))
+        return h264_payload_bits(sizes[crf])
 
     over = bits(51) > budget_bits
     low, high = -1, 51  # CRF `high` fits; `low` does not (-1: nothing below 0 to try)
@@ -211,28 +218,25 @@ def _encode(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out[0] if model.config.kind == "DV" else out  # DV: the token indices
 
 
-def reconstruct(model: torch.nn.Module, clips: torch.Tensor, batch: int) -> torch.Tensor:
-    """uint8 ``(N, T, H, W, 3)`` -> encoded, decoded and rounded to uint8, ``batch`` clips at a time."""
+def reconstruct(model: torch.nn.Module, clips: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 ``(N, T, H, W, 3)`` -> encoded, decoded and rounded to uint8, ``batch`` clips at a time;
+    also what the encoder gave (DV: token indices ``(N, t, h, w)``, CV: latents), on the CPU."""
     device = next(model.parameters()).device
+    frames, codes = [], []
     with torch.inference_mode():
-        parts = [
-            model_to_frames(model.decode(_encode(model, frames_to_model(chunk, device=device))))
-            for chunk in clips.split(batch)
-        ]
-    return torch.cat(parts)
+        for chunk in clips.split(batch):
+            code = _encode(model, frames_to_model(chunk, device=device))
+            frames.append(model_to_frames(model.decode(code)))
+            codes.append(code.cpu())
+    return torch.cat(frames), torch.cat(codes)
 
 
-def dv_stream_bits(model: torch.nn.Module, clips: torch.Tensor, batch: int) -> np.ndarray:
-    """Bits of each clip's stored token stream ``(N,)`` (DV only); every stream is decoded back and
-    must give the tokens it was made from."""
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        tokens = torch.cat(
-            [_encode(model, frames_to_model(c, device=device)).cpu() for c in clips.split(batch)]
-        )
+def dv_stream_bits(tokens: torch.Tensor, codebook_size: int) -> np.ndarray:
+    """Bits of each clip's stored token stream ``(N,)`` from DV token indices ``(N, t, h, w)``; every
+    stream is decoded back and must give the tokens it was made from."""
     bits = []
     for clip_tokens in tokens.numpy():
-        stream = encode_tokens(clip_tokens, model.config.codebook_size)
+        stream = encode_tokens(clip_tokens, codebook_size)
         if not np.array_equal(decode_tokens(stream), clip_tokens):
             raise RuntimeError("the DV token stream did not decode to the tokens it was made from")
         bits.append(8 * len(stream))
@@ -314,7 +318,7 @@ def evaluate_scene(model, clips: torch.Tensor, batch: int) -> tuple[dict[str, An
     n, frames, height, width, _ = clips.shape
     pixels = frames * height * width
     budget = tokenizer_bits(model.config, frames, height, width)
-    recon = reconstruct(model, clips, batch)
+    recon, codes = reconstruct(model, clips, batch)
     ours = clip_quality(clips, recon)
     h264 = [best_h264(clip.numpy(), budget) for clip in clips]
     theirs = clip_quality(clips, torch.from_numpy(np.stack([run["frames"] for run in h264])))
@@ -333,7 +337,7 @@ def evaluate_scene(model, clips: torch.Tensor, batch: int) -> tuple[dict[str, An
         psnr_gain_db=result["psnr"] - result["h264_psnr"],
     )
     if model.config.kind == "DV":
-        stream_bits = dv_stream_bits(model, clips, batch)
+        stream_bits = dv_stream_bits(codes, model.config.codebook_size)
         at_stream = [best_h264(clip.numpy(), bits) for clip, bits in zip(clips, stream_bits, strict=True)]
         theirs = clip_quality(clips, torch.from_numpy(np.stack([run["frames"] for run in at_stream])))
         result.update({"h264_stream_" + key: float(values.mean()) for key, values in theirs.items()})

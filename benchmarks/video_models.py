@@ -160,9 +160,14 @@ class TokenizerRoundTripSource(VideoSource):
     def predict(self, case: Case) -> np.ndarray:
         if case.key not in self._clips:
             raise PredictionError(f"{self.name}: {case.key}: no true clip for this case")
-        tc = case.context.shape[0]
+        clip, tc = self._clips[case.key], case.context.shape[0]
+        if clip.shape[0] != tc + case.horizon or not np.array_equal(clip[:tc], case.context):
+            raise PredictionError(
+                f"{self.name}: {case.key}: the true clip must be the case's {tc} context frames and then "
+                f"its {case.horizon} future frames, got {clip.shape[0]} frames"
+            )
         try:
-            state = self.world.encode(self._clips[case.key][None], case.actions[None])
+            state = self.world.encode(clip[None], case.actions[None])
         except ValueError as error:  # frames or actions the model does not take
             raise PredictionError(f"{self.name}: {case.key}: {error}") from None
         return check_prediction(self.world.decode(state.latents)[0, tc:], case, self.name)

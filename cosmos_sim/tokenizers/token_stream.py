@@ -27,6 +27,13 @@ _HEADER = struct.Struct(">BHHHI")  # mode, frames, height, width, codebook size
 _DEFLATE_LEVEL = 9
 
 
+def _check_codebook_size(codebook_size: int, where: str) -> None:
+    if isinstance(codebook_size, bool) or not isinstance(codebook_size, (int, np.integer)):
+        raise ValueError(f"{where} codebook_size must be an integer, got {codebook_size!r}")
+    if not 2 <= codebook_size < 2**32:
+        raise ValueError(f"{where} codebook_size must be in [2, 2**32), got {codebook_size}")
+
+
 def _value_dtype(codebook_size: int) -> str:
     return ">u2" if codebook_size <= 2**16 else ">u4"
 
@@ -44,8 +51,7 @@ def encode_tokens(tokens: np.ndarray, codebook_size: int) -> bytes:
     tokens = np.asarray(tokens)
     if tokens.ndim != 3 or not np.issubdtype(tokens.dtype, np.integer):
         raise ValueError(f"encode_tokens: need integer indices (T, h, w), got {tokens.dtype} {tokens.shape}")
-    if not 2 <= codebook_size < 2**32:
-        raise ValueError(f"encode_tokens: codebook_size must be in [2, 2**32), got {codebook_size}")
+    _check_codebook_size(codebook_size, "encode_tokens:")
     if tokens.size and (tokens.min() < 0 or tokens.max() >= codebook_size):
         raise ValueError(
             f"encode_tokens: indices must lie in [0, {codebook_size}), got {tokens.min()} .. {tokens.max()}"
@@ -72,12 +78,25 @@ def decode_tokens(stream: bytes) -> np.ndarray:
     count = frames * height * width
     if mode not in (RAW, DELTA_DEFLATE):
         raise ValueError(f"decode_tokens: unknown mode {mode} (expected {RAW} or {DELTA_DEFLATE})")
-    try:
-        raw = payload if mode == RAW else zlib.decompress(payload, -15)
-    except zlib.error as error:
-        raise ValueError(f"decode_tokens: the DEFLATE payload is corrupt: {error}") from None
-    values = np.frombuffer(raw, _value_dtype(codebook_size)).astype(np.int64)
-    if values.size != count:
-        raise ValueError(f"decode_tokens: the payload holds {values.size} tokens, the header says {shape}")
-    values = values.reshape(shape)
+    _check_codebook_size(codebook_size, "decode_tokens: the header's")
+    raw = payload
+    if mode == DELTA_DEFLATE:
+        inflater = zlib.decompressobj(-15)
+        try:
+            raw = inflater.decompress(payload)
+        except zlib.error as error:
+            raise ValueError(f"decode_tokens: the DEFLATE payload is corrupt: {error}") from None
+        if not inflater.eof or inflater.unused_data:
+            raise ValueError("decode_tokens: the DEFLATE payload is truncated or followed by extra bytes")
+    dtype = np.dtype(_value_dtype(codebook_size))
+    if len(raw) != count * dtype.itemsize:
+        raise ValueError(
+            f"decode_tokens: the payload holds {len(raw)} bytes, the header's {shape} tokens need "
+            f"{count * dtype.itemsize}"
+        )
+    values = np.frombuffer(raw, dtype).astype(np.int64).reshape(shape)
+    if values.size and values.max() >= codebook_size:
+        raise ValueError(
+            f"decode_tokens: a value {values.max()} is not below the codebook size {codebook_size}"
+        )
     return values if mode == RAW else np.cumsum(values, axis=0) % codebook_size

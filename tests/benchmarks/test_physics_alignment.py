@@ -190,6 +190,10 @@ def test_world_model_checkpoints_are_scored_or_their_mismatch_reported(
         row = evaluate_source(source, truths, variances)
         assert row["errors"] == [] and all(s["cases"] == 1 for s in row["scenarios"].values())
         assert 0.0 <= row["overall"]["physics_iq"] <= 100.0 and np.isfinite(row["overall"]["psnr"])
+    # A clip that is not the case's context followed by its future (here: the future alone) is refused.
+    future_only = TokenizerRoundTripSource(model, {t.case.key: t.frames for t in truths})
+    row = evaluate_source(future_only, truths, variances)
+    assert len(row["errors"]) == len(truths) and "context frames and then" in row["errors"][0]["error"]
     round_trip = evaluate_source(TokenizerRoundTripSource(two_dim, clips), truths, variances)
     assert (
         len(round_trip["errors"]) == len(truths)

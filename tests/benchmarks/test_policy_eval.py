@@ -167,6 +167,13 @@ def test_rho_interval_is_tight_when_the_ranking_is_clear_and_wide_when_it_is_luc
     assert luck["resamples"] == 500 and 0 <= luck["undefined"] < 50
 
 
+def test_one_episode_is_reported_without_an_interval(tmp_path, save_tiny_world_model):
+    checkpoint = save_tiny_world_model(tmp_path / "pushblock", "cosmos_sim/PushBlock-v0")
+    results = run_policy_eval_benchmark(checkpoint, tmp_path / "bench", episodes=1, steps=2, progress=False)
+    assert results["episodes"] == 1 and (tmp_path / "bench" / "policy_eval.json").is_file()
+    assert "interval" not in results["spearman"]["success_rate"]
+
+
 def test_bad_input_is_a_clear_error(tmp_path, save_tiny_world_model, capsys):
     out = tmp_path / "bench"
     with pytest.raises(FileNotFoundError, match="no_such_model"):

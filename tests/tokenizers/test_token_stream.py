@@ -33,6 +33,16 @@ def test_round_trip_is_exact_and_picks_the_smaller_mode():
     assert len(static_stream) < HEADER_BYTES + 2 * 64 + 40
 
 
+def test_changing_positions_round_trip_through_the_delta_mode():
+    # A mostly static clip whose few changing positions step down and wrap (63999 -> 0 is +1).
+    tokens = np.repeat(np.arange(64).reshape(1, 8, 8) * 1000, 6, axis=0)
+    tokens[:, 0, 0] = [5, 3, 63_999, 0, 1, 63_998]
+    tokens[3:, 7, 7] = 12_345
+    stream = encode_tokens(tokens, CODES)
+    assert _mode(stream) == DELTA_DEFLATE
+    assert np.array_equal(decode_tokens(stream), tokens)
+
+
 def test_codebooks_above_16_bits_round_trip():
     tokens = np.array([[[0, 2**20, 2**31]]])
     assert np.array_equal(decode_tokens(encode_tokens(tokens, 2**32 - 1)), tokens)
@@ -46,6 +56,7 @@ def test_codebooks_above_16_bits_round_trip():
         (np.full((1, 2, 2), CODES), CODES, r"indices must lie in \[0, 64000\), got 64000"),
         (np.full((1, 2, 2), -1), CODES, "got -1"),
         (np.zeros((1, 2, 2), np.int64), 1, r"codebook_size must be in \[2, 2\*\*32\)"),
+        (np.zeros((1, 2, 2), np.int64), 64000.0, "codebook_size must be an integer, got 64000.0"),
     ],
 )
 def test_bad_tokens_are_refused(tokens, codes, message):
@@ -61,6 +72,19 @@ def test_bad_streams_are_refused():
         decode_tokens(b"\x07" + stream[1:])
     with pytest.raises(ValueError, match="DEFLATE payload is corrupt"):
         decode_tokens(stream[:HEADER_BYTES] + b"\xff" * 8)
+    with pytest.raises(ValueError, match="truncated or followed by extra bytes"):
+        decode_tokens(stream + b"\x00")
+    with pytest.raises(ValueError, match="truncated or followed by extra bytes"):
+        decode_tokens(stream[:-2])
     wrong_shape = struct.pack(">BHHHI", RAW, 2, 4, 4, CODES) + b"\x00" * 10
-    with pytest.raises(ValueError, match=r"holds 5 tokens, the header says \(2, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"holds 10 bytes, the header's \(2, 4, 4\) tokens need 64"):
         decode_tokens(wrong_shape)
+    odd = struct.pack(">BHHHI", RAW, 1, 1, 1, CODES) + b"\x00"
+    with pytest.raises(ValueError, match="holds 1 bytes"):
+        decode_tokens(odd)
+    no_codebook = struct.pack(">BHHHI", RAW, 1, 1, 1, 0) + b"\x00\x00"
+    with pytest.raises(ValueError, match=r"the header's codebook_size must be in \[2, 2\*\*32\), got 0"):
+        decode_tokens(no_codebook)
+    too_big = struct.pack(">BHHHI", RAW, 1, 1, 1, 10) + b"\x00\x0b"
+    with pytest.raises(ValueError, match="a value 11 is not below the codebook size 10"):
+        decode_tokens(too_big)
