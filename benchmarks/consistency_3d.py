@@ -27,12 +27,11 @@ the pair of frames ``(t - STRIDE, t)`` of the whole video (context, then predict
   Depth of context frames is MuJoCo's.
 
 Rows: every model scored, and after a world-model checkpoint its tokenizer's round trip of MuJoCo's
-clip (what the model would show with perfect dynamics: the ceiling its decoder sets); the reference,
-MuJoCo's own clip (with its depth); two floors, the true
-future frames in a random order (seeded by the case) and the last context frame frozen (both with the
-matching true depth). Note that a real video of a static scene is self-consistent whatever its order,
-so the floors score *well* on the fitted-F Sampson error; that column separates only videos whose
-content deforms. The calibrated Sampson error, pose success and depth consistency separate them.
+clip (what the model would show if its latents matched the encoder's); the reference, MuJoCo's own
+clip (with its depth); two floors, the true future frames in a random order (seeded by the case) and
+the last context frame frozen (both with the matching true depth). Note that a real video of a
+static scene is self-consistent whatever its order, so the floors score *well* on the fitted-F
+Sampson error; that column separates only videos whose content deforms. The calibrated Sampson error, pose success and depth consistency separate them.
 
 A model is any ``cosmos_sim.benchmarks.video_models.VideoSource``: a Python callable
 ``predict(context, actions) -> frames``, a ``WorldModel`` checkpoint, or a folder of mp4 files

@@ -13,8 +13,8 @@ the true frames ``k*j + 1 .. k*j + horizon``:
     (``cosmos_sim.metrics.objects``) in predicted and true frames; a frame whose prediction shows no
     block counts as a miss, reported as a rate, not as an error;
   - the share of true frames that differ from the last context frame (per horizon step in
-    ``curves["changed"]``), and both PSNRs on those frames alone: where nothing moved, copy-last is exact and scores ``PSNR_CAP_DB``, which on a mostly
-    static scene decides the mean over all frames;
+    ``curves["changed"]``), and both PSNRs on those frames alone: where nothing moved, copy-last is
+    exact and scores ``PSNR_CAP_DB``, which on a mostly static scene decides the mean over all frames;
   - ``predict_state`` error: the state head on predicted latents against the true task state at
     each predicted latent frame (pusher and block position, in millimetres);
   - generation speed: frames/s of rollout + decode at batch 1 and 64, median of ``repeats``.

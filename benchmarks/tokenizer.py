@@ -18,8 +18,8 @@ of the checkpoint, else ``DEFAULT_SCENES``; recorded on demand with seeds disjoi
     tune psnr, in yuv420p and yuv444p, keeping the better PSNR per clip) with the lowest CRF (highest
     quality) whose payload fits the tokenizer's bits, found by bisection over CRF 0..51. Payload = the
     NAL units' bytes, without container, Annex B start codes (framing, 4 bytes a NAL unit) and x264's
-    informational SEI message (~650 bytes of encoder settings no decoder needs). If even CRF 51 does not fit, its figures are reported and the
-    clip is flagged ``h264_over_budget``;
+    informational SEI message (~650 bytes of encoder settings no decoder needs). If even CRF 51 does
+    not fit, its figures are reported and the clip is flagged ``h264_over_budget``;
   - speed: encode, decode and encode+decode frames/s on a batch of 64x64 clips under
     ``torch.inference_mode()``, median of ``repeats`` runs after a warm-up, with all the process's
     threads; peak memory of a fresh process that loads the checkpoint and encodes + decodes the batch.
