@@ -31,7 +31,8 @@ clip (what the model would show if its latents matched the encoder's); the refer
 clip (with its depth); two floors, the true future frames in a random order (seeded by the case) and
 the last context frame frozen (both with the matching true depth). Note that a real video of a
 static scene is self-consistent whatever its order, so the floors score *well* on the fitted-F
-Sampson error; that column separates only videos whose content deforms. The calibrated Sampson error, pose success and depth consistency separate them.
+Sampson error; that column separates only videos whose content deforms. The calibrated Sampson
+error, pose success and depth consistency separate them.
 
 A model is any ``cosmos_sim.benchmarks.video_models.VideoSource``: a Python callable
 ``predict(context, actions) -> frames``, a ``WorldModel`` checkpoint, or a folder of mp4 files

@@ -39,7 +39,7 @@ interval -0.52 .. 0.77.
 
 Cost with the defaults (6 policies x 128 episodes x 50 steps) with the zoo model on the 2-core
 development machine: the MuJoCo side 55 s (~1.3 ms an env step), the model side 199 s (6 x 2 x 50
-batched steps of 64 sub-envs), 4.3 minutes in all. ``quick=True``: 4 episodes of 10 steps per policy,
+batched steps of 64 sub-envs), 4.2 minutes in all. ``quick=True``: 4 episodes of 10 steps per policy,
 under 10 s.
 
 Writes ``policy_eval.json`` (per-episode outcomes included) and ``policy_eval.md`` into the output

@@ -428,7 +428,8 @@ def _markdown(results: dict[str, Any]) -> str:
         f"mean over a scene's frames (all scenes: mean of scenes; exact frames {PSNR_CAP_DB:.0f} dB). "
         "Flicker: mean |frame-to-frame change of the reconstruction - of the original| in 0..255. bpp: DV "
         "log2(codebook) bits per token, CV float16 latents. H.264 (libx264 veryslow, tune psnr, yuv420p or "
-        "yuv444p): lowest CRF within the tokenizer's bits, achieved bpp after @ (no container, no x264 SEI). "
+        "yuv444p): lowest CRF within the tokenizer's bits, achieved bpp after @ (NAL units only: no container, "
+        "Annex B start codes or x264 SEI). "
         "Gain: tokenizer PSNR - H.264 PSNR.\n\n"
         + "\n".join(quality)
         + "\n\n"

@@ -79,16 +79,16 @@ def decode_tokens(stream: bytes) -> np.ndarray:
     if mode not in (RAW, DELTA_DEFLATE):
         raise ValueError(f"decode_tokens: unknown mode {mode} (expected {RAW} or {DELTA_DEFLATE})")
     _check_codebook_size(codebook_size, "decode_tokens: the header's")
+    dtype = np.dtype(_value_dtype(codebook_size))
     raw = payload
     if mode == DELTA_DEFLATE:
         inflater = zlib.decompressobj(-15)
-        try:
-            raw = inflater.decompress(payload)
+        try:  # inflate no more than the header's tokens need (and one byte to notice more)
+            raw = inflater.decompress(payload, count * dtype.itemsize + 1)
         except zlib.error as error:
             raise ValueError(f"decode_tokens: the DEFLATE payload is corrupt: {error}") from None
-        if not inflater.eof or inflater.unused_data:
+        if len(raw) <= count * dtype.itemsize and (not inflater.eof or inflater.unused_data):
             raise ValueError("decode_tokens: the DEFLATE payload is truncated or followed by extra bytes")
-    dtype = np.dtype(_value_dtype(codebook_size))
     if len(raw) != count * dtype.itemsize:
         raise ValueError(
             f"decode_tokens: the payload holds {len(raw)} bytes, the header's {shape} tokens need "

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from cosmos_sim.benchmarks import policy_eval
 from cosmos_sim.benchmarks.policy_eval import (
     POLICIES,
     WFM_ENV_ID,
@@ -167,11 +168,15 @@ def test_rho_interval_is_tight_when_the_ranking_is_clear_and_wide_when_it_is_luc
     assert luck["resamples"] == 500 and 0 <= luck["undefined"] < 50
 
 
-def test_one_episode_is_reported_without_an_interval(tmp_path, save_tiny_world_model):
+def test_one_episode_is_reported_without_an_interval(tmp_path, save_tiny_world_model, monkeypatch):
+    # A defined rho (2 steps solve nothing, so the real one would be undefined): the interval is still
+    # skipped, because one episode gives the bootstrap nothing to resample.
+    defined = {"rho": 0.5, "p_value": 0.3, "note": None}
+    monkeypatch.setattr(policy_eval, "rank_correlation", lambda mujoco, wfm: dict(defined))
     checkpoint = save_tiny_world_model(tmp_path / "pushblock", "cosmos_sim/PushBlock-v0")
     results = run_policy_eval_benchmark(checkpoint, tmp_path / "bench", episodes=1, steps=2, progress=False)
     assert results["episodes"] == 1 and (tmp_path / "bench" / "policy_eval.json").is_file()
-    assert "interval" not in results["spearman"]["success_rate"]
+    assert results["spearman"]["success_rate"] == defined
 
 
 def test_bad_input_is_a_clear_error(tmp_path, save_tiny_world_model, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -76,6 +77,10 @@ def test_bad_streams_are_refused():
         decode_tokens(stream + b"\x00")
     with pytest.raises(ValueError, match="truncated or followed by extra bytes"):
         decode_tokens(stream[:-2])
+    # A payload that inflates past the header's tokens is refused without inflating all of it.
+    bomb = zlib.compress(b"\x00" * 10_000_000, 9)[2:-4]  # raw DEFLATE of 10 MB of zeros
+    with pytest.raises(ValueError, match="the header's \\(1, 4, 4\\) tokens need 32"):
+        decode_tokens(struct.pack(">BHHHI", DELTA_DEFLATE, 1, 4, 4, CODES) + bomb)
     wrong_shape = struct.pack(">BHHHI", RAW, 2, 4, 4, CODES) + b"\x00" * 10
     with pytest.raises(ValueError, match=r"holds 10 bytes, the header's \(2, 4, 4\) tokens need 64"):
         decode_tokens(wrong_shape)
