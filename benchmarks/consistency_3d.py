@@ -118,11 +118,10 @@ from cosmos_sim.benchmarks.report import (
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
-    TokenizerRoundTripSource,
     VideoSource,
-    WorldModelSource,
     export_cases,
     resolve_sources,
+    with_round_trips,
 )
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.metrics.correspondences import MATCHERS, find_correspondences
@@ -648,12 +647,12 @@ def run_consistency_3d_benchmark(
     seeds = _suite_seeds(seeds, quick)
     truths = build_ground_truth(scenarios, seeds, context_frames=context_frames, horizon=horizon)
     clips = {truth.case.key: truth.frames for truth in truths}
-    row_sources = [ReferenceSource(truths)]
-    for model in models:
-        row_sources.append(model)
-        if isinstance(model, WorldModelSource):
-            row_sources.append(TokenizerRoundTripSource(model, clips))
-    row_sources += [ShuffledSource(truths), FrozenSource(truths)]
+    row_sources = [
+        ReferenceSource(truths),
+        *with_round_trips(models, clips),
+        ShuffledSource(truths),
+        FrozenSource(truths),
+    ]
     rows = [evaluate_source(source, truths, matcher=matcher, progress=progress) for source in row_sources]
     report: dict[str, Any] = {
         "scenarios": list(scenarios),

@@ -88,12 +88,11 @@ from cosmos_sim.benchmarks.report import (
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
-    TokenizerRoundTripSource,
     VideoSource,
-    WorldModelSource,
     check_prediction,
     export_cases,
     resolve_sources,
+    with_round_trips,
 )
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.metrics.frame_quality import frame_quality
@@ -603,13 +602,8 @@ def run_physics_alignment_benchmark(
         scenarios, seeds, context_frames=context_frames, horizon=horizon, progress=progress
     )
     variances = physical_variances(truths)
-    sources = [PerturbedSimulationSource(truths)]
     clips = {t.case.key: np.concatenate([t.case.context, t.frames]) for t in truths}
-    for model in models:
-        sources.append(model)
-        if isinstance(model, WorldModelSource):
-            sources.append(TokenizerRoundTripSource(model, clips))
-    sources.append(CopyLastFrameSource())
+    sources = [PerturbedSimulationSource(truths), *with_round_trips(models, clips), CopyLastFrameSource()]
     rows = [evaluate_source(source, truths, variances, progress=progress) for source in sources]
     ceiling, floor = rows[0], rows[-1]
     report: dict[str, Any] = {

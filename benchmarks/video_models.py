@@ -173,6 +173,17 @@ class TokenizerRoundTripSource(VideoSource):
         return check_prediction(self.world.decode(state.latents)[0, tc:], case, self.name)
 
 
+def with_round_trips(models: Iterable[VideoSource], clips: dict[str, np.ndarray]) -> list[VideoSource]:
+    """The models in order, each world-model checkpoint followed by its tokenizer's round trip of
+    ``clips`` (true clips, context first, per ``Case.key``): the rows both benchmarks score."""
+    rows: list[VideoSource] = []
+    for model in models:
+        rows.append(model)
+        if isinstance(model, WorldModelSource):
+            rows.append(TokenizerRoundTripSource(model, clips))
+    return rows
+
+
 def case_video_path(folder: str | Path, case: Case) -> Path:
     """Where a folder source keeps a case's predicted video: ``<folder>/<scenario>/seed_<seed>.mp4``."""
     return Path(folder) / case.scenario / f"seed_{case.seed}.mp4"
