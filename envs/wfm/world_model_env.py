@@ -61,8 +61,8 @@ class WorldModelEnv(gym.Env):
     ``checkpoint`` (folder of a saved world model; default ``cosmos_sim/zoo/wfm_pushblock``),
     ``task_env_id`` (scene id; a checkpoint trained for another raises ``ValueError``), ``device``
     (default: CUDA when available), ``bf16`` (default True: the DiT and the tokenizer's decoder in
-    bfloat16, latents in float32; False: float32 throughout, slower), ``sampler`` (``SamplerConfig`` or dict; default ``CONTROL_SAMPLER``, 2 Euler steps),
-    ``reset_source`` (``"mujoco"`` or ``"dataset"``), ``dataset`` (folder, with ``"dataset"``),
+    bfloat16, latents in float32; False: float32 throughout, slower), ``sampler`` (``SamplerConfig``
+    or dict; default ``CONTROL_SAMPLER``, 2 Euler steps), ``reset_source`` (``"mujoco"`` or ``"dataset"``), ``dataset`` (folder, with ``"dataset"``),
     ``task`` (e.g. a ``PushBlockTask`` with the reward weights, given to the scene as well),
     ``terminate_on_success``, ``render_mode`` (``"rgb_array"`` or None).
 

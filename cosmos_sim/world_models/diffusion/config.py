@@ -69,8 +69,8 @@ class DiffusionWorldModelConfig:
     the exact one runs 5x faster in bfloat16 (0.44 vs 2.24 ms on a 3,072 x 768 activation, 2 threads):
     the tanh GELU is 16% of ``world.step``'s time, and the shipped PushBlock weights run with
     ``exact`` take 141 instead of 169 ms a ``world.step`` at N=64 (``scripts/inference_precision.py``,
-    README "Speed"). New recipes should use
-    ``exact``; a checkpoint keeps the one it was trained with."""
+    README "Speed"). New recipes should use ``exact``; a checkpoint keeps the one it was trained
+    with."""
     adaln_rank: int = 64
     """Rank of the AdaLN-LoRA projections."""
     absolute_pos_emb: bool = False
