@@ -62,9 +62,10 @@ class WorldModelEnv(gym.Env):
     ``task_env_id`` (scene id; a checkpoint trained for another raises ``ValueError``), ``device``
     (default: CUDA when available), ``bf16`` (default True: the DiT and the tokenizer's decoder in
     bfloat16, latents in float32; False: float32 throughout, slower), ``sampler`` (``SamplerConfig``
-    or dict; default ``CONTROL_SAMPLER``, 2 Euler steps), ``reset_source`` (``"mujoco"`` or ``"dataset"``), ``dataset`` (folder, with ``"dataset"``),
-    ``task`` (e.g. a ``PushBlockTask`` with the reward weights, given to the scene as well),
-    ``terminate_on_success``, ``render_mode`` (``"rgb_array"`` or None).
+    or dict; default ``CONTROL_SAMPLER``, 2 Euler steps), ``reset_source`` (``"mujoco"`` or
+    ``"dataset"``), ``dataset`` (folder, with ``"dataset"``), ``task`` (e.g. a ``PushBlockTask``
+    with the reward weights, given to the scene as well), ``terminate_on_success``, ``render_mode``
+    (``"rgb_array"`` or None).
 
     ## Version History
     - v0: initial release.
