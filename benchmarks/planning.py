@@ -81,6 +81,9 @@ class PlanningBudget:
     """Weight of the spread of the samples' costs (needs samples > 1)."""
     max_batch: int = 512
     """Memory budget: candidate sequences per model call, over all problems."""
+    common_noise: bool = True
+    """World-model methods: the candidates of one problem share their sampling noise
+    (``WorldModelDynamics(common_noise=...)``); False draws fresh noise for every candidate."""
 
     def __post_init__(self) -> None:
         for name in ("horizon", "population", "iterations", "replan_every", "samples", "max_batch"):
@@ -262,6 +265,7 @@ def _run_method(
                 generator=torch.Generator().manual_seed(seeds[0]),
                 samples=budget.samples,
                 differentiable=method == "wfm-gradient",
+                common_noise=budget.common_noise,
             )
 
             def on_reset(first_frames: np.ndarray) -> None:

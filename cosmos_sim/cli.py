@@ -141,6 +141,14 @@ def _run_bench(args: argparse.Namespace) -> int:
         if args.data_root:
             raise ValueError("bench policy-eval resets MuJoCo with held-out seeds; it takes no --data-root")
         run_policy_eval_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
+    elif args.suite == "plan-ranking":
+        from cosmos_sim.benchmarks.plan_ranking import run_plan_ranking_benchmark
+
+        if args.checkpoint and len(args.checkpoint) > 1:
+            raise ValueError("bench plan-ranking takes one --checkpoint")
+        if args.data_root:
+            raise ValueError("bench plan-ranking resets MuJoCo with held-out seeds; it takes no --data-root")
+        run_plan_ranking_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
     elif args.suite in CASE_SUITES:
         import importlib
 
@@ -175,6 +183,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         replan_every=args.replan_every,
         samples=args.samples,
         spread_weight=args.spread_weight,
+        common_noise=not args.independent_noise,
     )
     run_planning_benchmark(
         args.checkpoint,
@@ -243,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "suite",
-        choices=["speed", "tokenizer", "rollout", "planning", "policy-eval", "physics", "3d"],
+        choices=["speed", "tokenizer", "rollout", "planning", "plan-ranking", "policy-eval", "physics", "3d"],
         help="which benchmark",
     )
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
@@ -253,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIR",
         help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8); "
-        "rollout, planning, policy-eval: one saved world model (default: zoo wfm_pushblock); "
+        "rollout, planning, plan-ranking, policy-eval: one saved world model (default: zoo wfm_pushblock); "
         "physics: world models to score, repeatable (default: zoo wfm_physics if present); "
         "3d: camera world models to score, repeatable (default: zoo wfm_camera_orbit if present)",
     )
@@ -315,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--replan-every", type=int, default=2, help="steps executed between replans")
     plan.add_argument("--samples", type=int, default=1, help="world-model rollouts per candidate")
     plan.add_argument("--spread-weight", type=float, default=0.0, help="penalty on the samples' cost spread")
+    plan.add_argument(
+        "--independent-noise",
+        action="store_true",
+        help="fresh world-model noise for every candidate (default: a problem's candidates share it)",
+    )
     plan.add_argument("--video-episodes", type=int, default=2, help="episodes in the truth|imagined video")
     plan.add_argument(
         "--guidance",

@@ -77,6 +77,10 @@ class WorldModelDynamics:
         samples: M rollouts per candidate with independent noise (the uncertainty-aware cost reads
             their spread); M = 1 for plain planning.
         differentiable: keep the autograd graph through the rollout, for ``GradientPlanner``.
+        common_noise: every candidate of a problem is rolled out with the same sampling noise
+            (sample m of each candidate with the m-th draw): common random numbers, so two
+            candidates' costs differ by what their actions do, not by the noise each happened to
+            draw. ``False`` gives every rollout its own noise.
 
     ``set_state(state)`` gives the current ``LatentState`` of the N problems (batch N); every
     ``predict`` starts from it. The N * P * M rollouts of one call run as one batch of the model.
@@ -89,6 +93,7 @@ class WorldModelDynamics:
         generator: torch.Generator,
         samples: int = 1,
         differentiable: bool = False,
+        common_noise: bool = True,
     ) -> None:
         if not isinstance(world, WorldModel):
             raise TypeError(f"WorldModelDynamics needs a WorldModel, got {type(world).__name__}")
@@ -100,6 +105,7 @@ class WorldModelDynamics:
         self.generator = generator
         self.samples = samples
         self.differentiable = differentiable
+        self.common_noise = common_noise
         self.action_dim = world.action_dim
         self._state: LatentState | None = None
 
@@ -127,8 +133,11 @@ class WorldModelDynamics:
             state.latents.repeat_interleave(repeat, dim=0), state.actions.repeat_interleave(repeat, dim=0)
         )
         held = actions[:, :, None, :, None, :].expand(n, p, m, h, k, a).reshape(n * repeat, h, k, a)
+        groups = None
+        if self.common_noise:  # row (n, p, m) draws noise n * M + m, whatever its candidate p
+            groups = torch.arange(n * m).reshape(n, 1, m).expand(n, p, m).reshape(-1)
         latents = self.world.rollout(
-            start, held, self.generator, grad=self.differentiable
+            start, held, self.generator, grad=self.differentiable, noise_groups=groups
         )  # (NPM, C, H, h, w)
         states = self.world.predict_state(latents)  # (NPM, H, S)
         return Prediction(

@@ -50,7 +50,14 @@ class WorldModel(Protocol):
         """uint8 frames (B, 1 + k*n, H, W, 3) and float actions (B, k*n, A) -> state."""
         ...
 
-    def step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
+    def step(
+        self,
+        state: LatentState,
+        actions: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        noise_groups: torch.Tensor | None = None,
+    ) -> LatentState:
         """Advance one latent frame with float actions (B, k, A)."""
         ...
 
@@ -61,9 +68,12 @@ class WorldModel(Protocol):
         generator: torch.Generator,
         *,
         grad: bool = False,
+        noise_groups: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """float actions (B, H, k, A) -> predicted latents (B, C, H, h, w); ``grad=True`` keeps the
-        autograd graph from the actions (for gradient planners)."""
+        autograd graph from the actions (for gradient planners); ``noise_groups`` (int64 (B,)) gives
+        rows with the same value the same sampling noise (a stochastic model's common random
+        numbers: candidate plans from one state then differ only by their actions)."""
         ...
 
     def decode(self, latents: torch.Tensor) -> np.ndarray:

@@ -66,11 +66,37 @@ def test_world_model_dynamics_batches_problems_candidates_and_samples(world):
     h, w = world.config.latent_size
     assert prediction.states.shape == (2, 5, 3, 4, 5)
     assert prediction.latents.shape == (2, 5, 3, world.config.latent_channels, 4, h, w)
-    # Samples of one candidate differ (independent noise); a seed fixes everything.
+    # Samples of one candidate differ (each sample its own noise); a seed fixes everything.
     assert not torch.equal(prediction.latents[:, :, 0], prediction.latents[:, :, 1])
     again = WorldModelDynamics(world, generator=torch.Generator().manual_seed(0), samples=3)
     again.set_state(state)
     assert torch.equal(again.predict(actions).latents, prediction.latents)
+
+
+def test_common_noise_makes_candidates_differ_only_by_their_actions(action_sensitive_world):
+    world = action_sensitive_world
+    state, _ = _tracked_state(world, 2)
+    same = torch.full((2, 3, 2, 2), 0.5)  # three identical candidates per problem
+    for common, identical in ((True, True), (False, False)):
+        dynamics = WorldModelDynamics(world, generator=torch.Generator().manual_seed(0), common_noise=common)
+        dynamics.set_state(state)
+        latents = dynamics.predict(same).latents  # (2, 3, 1, C, H, h, w)
+        assert torch.equal(latents[:, 0], latents[:, 1]) == identical
+        assert torch.equal(latents[:, 0], latents[:, 2]) == identical
+    dynamics = WorldModelDynamics(world, generator=torch.Generator().manual_seed(0), samples=2)
+    dynamics.set_state(state)
+    latents = dynamics.predict(torch.cat([same[:, :1], -same[:, :1]], dim=1)).latents
+    assert not torch.equal(latents[:, 0], latents[:, 1])  # other actions, same noise: they differ
+    assert not torch.equal(latents[:, :, 0], latents[:, :, 1])  # the samples keep their own noise
+    assert not torch.equal(latents[0], latents[1])  # and so do the problems
+
+
+def test_noise_groups_are_checked(world):
+    state, _ = _tracked_state(world, 2)
+    actions = torch.zeros(2, 1, 4, 2)
+    for groups in (torch.tensor([0, 1, 2]), torch.tensor([0.0, 1.0]), torch.tensor([0, -1])):
+        with pytest.raises(ValueError, match="noise_groups must be int64 of shape"):
+            world.rollout(state, actions, torch.Generator(), noise_groups=groups)
 
 
 def test_differentiable_rollout_gives_action_gradients(action_sensitive_world):

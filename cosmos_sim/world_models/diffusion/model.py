@@ -239,10 +239,13 @@ class LatentDiffusionModel(nn.Module):
         actions: torch.Tensor,
         generator: torch.Generator,
         sampler: SamplerConfig = SamplerConfig(),
+        noise_groups: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The next latent frame (B, C, 1, h, w) after ``context`` (B, C, Tc, h, w), Tc < window.
 
         actions: (B, Tc, k, A): the intervals leading to context frames 1 .. Tc-1 and to the new frame.
+        noise_groups: optional int64 (B,) with values 0 .. G-1; rows of one group get the same noise
+        (G draws instead of B), so rows that differ only in their actions differ only by them.
         Differentiable in the actions and context when autograd is on; sample under ``torch.no_grad()``.
         """
         b, c, tc, h, w = context.shape
@@ -250,7 +253,7 @@ class LatentDiffusionModel(nn.Module):
         window = tc + 1
         condition_mask = torch.zeros(b, window, dtype=torch.bool, device=device)
         condition_mask[:, :tc] = True
-        aug = torch.randn(context.shape, generator=generator).to(device, context.dtype)
+        aug = _grouped_randn(context.shape, generator, noise_groups).to(device, context.dtype)
         clean = torch.cat([context, context.new_zeros(b, c, 1, h, w)], dim=2)
         condition = clean.clone()
         condition_input = torch.cat(
@@ -278,5 +281,20 @@ class LatentDiffusionModel(nn.Module):
 
         sigma_min = sampler.sigma_min if sampler.sigma_min is not None else edm.sigma_min
         sigmas = karras_sigmas(sampler.steps, min(sigma_min, edm.sigma_max / 2), edm.sigma_max, edm.rho)
-        noise = torch.randn((b, c, 1, h, w), generator=generator).to(device, context.dtype)
+        noise = _grouped_randn((b, c, 1, h, w), generator, noise_groups).to(device, context.dtype)
         return heun_sample(denoise_new, noise, sigmas, second_order=sampler.solver == "heun")
+
+
+def _grouped_randn(
+    shape: tuple[int, ...], generator: torch.Generator, groups: torch.Tensor | None
+) -> torch.Tensor:
+    """Standard normal noise of ``shape`` (B, ...); with ``groups`` (B,), one draw per group, shared."""
+    if groups is None:
+        return torch.randn(shape, generator=generator)
+    if groups.shape != shape[:1] or groups.dtype != torch.int64 or (groups < 0).any():
+        raise ValueError(
+            f"noise_groups must be int64 of shape ({shape[0]},) with values >= 0, "
+            f"got {groups.dtype} {tuple(groups.shape)}"
+        )
+    draws = torch.randn((int(groups.max()) + 1, *shape[1:]), generator=generator)
+    return draws[groups.cpu()]

@@ -112,11 +112,28 @@ class DiffusionWorldModel:
         return LatentState(self.model.normalize_latents(latents), interval_actions)
 
     @torch.no_grad()
-    def step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
-        """One latent frame (k video frames) further, driven by float actions (B, k, A)."""
-        return self._step(state, self._check_actions(actions, (state.batch,), "step"), generator)
+    def step(
+        self,
+        state: LatentState,
+        actions: torch.Tensor,
+        generator: torch.Generator,
+        *,
+        noise_groups: torch.Tensor | None = None,
+    ) -> LatentState:
+        """One latent frame (k video frames) further, driven by float actions (B, k, A).
 
-    def _step(self, state: LatentState, actions: torch.Tensor, generator: torch.Generator) -> LatentState:
+        noise_groups: optional int64 (B,); rows with the same value get the same sampling noise."""
+        return self._step(
+            state, self._check_actions(actions, (state.batch,), "step"), generator, noise_groups
+        )
+
+    def _step(
+        self,
+        state: LatentState,
+        actions: torch.Tensor,
+        generator: torch.Generator,
+        noise_groups: torch.Tensor | None = None,
+    ) -> LatentState:
         """``step`` on checked actions, recording autograd when it is enabled."""
         context_frames = min(state.frames, self.config.window - 1)
         context = state.latents[:, :, -context_frames:]
@@ -124,7 +141,7 @@ class DiffusionWorldModel:
             [state.actions[:, state.frames - context_frames :], actions[:, None]], dim=1
         )
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            new = self.model.sample_next(context, window_actions, generator, self.sampler)
+            new = self.model.sample_next(context, window_actions, generator, self.sampler, noise_groups)
         new = new.float()
         return LatentState(
             torch.cat([state.latents, new], dim=2), torch.cat([state.actions, actions[:, None]], dim=1)
@@ -137,11 +154,14 @@ class DiffusionWorldModel:
         generator: torch.Generator,
         *,
         grad: bool = False,
+        noise_groups: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Predicted normalized latents (B, C, H, h, w) for float actions (B, H, k, A).
 
         ``grad=True`` records autograd through the sampler (fixed noise, so the latents are a smooth
-        function of the actions), for planners that differentiate the rollout."""
+        function of the actions), for planners that differentiate the rollout. ``noise_groups``
+        (int64 (B,)): rows with the same value get the same sampling noise at every step (common
+        random numbers: candidate plans from one state then differ only by their actions)."""
         if not isinstance(action_seqs, torch.Tensor):
             action_seqs = torch.as_tensor(np.asarray(action_seqs), dtype=torch.float32)
         if action_seqs.ndim != 4:
@@ -152,7 +172,7 @@ class DiffusionWorldModel:
         start = state.frames
         with torch.set_grad_enabled(grad):
             for i in range(action_seqs.shape[1]):
-                state = self._step(state, action_seqs[:, i], generator)
+                state = self._step(state, action_seqs[:, i], generator, noise_groups)
         return state.latents[:, :, start:]
 
     def decoder_autocast(self) -> torch.autocast:
