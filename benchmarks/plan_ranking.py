@@ -17,7 +17,7 @@ Candidates: ``candidates`` sequences of ``horizon`` actions per state: 8 constan
 (one per compass direction) and uniform random ones on [-1, 1] (seeded by the reset seed and the lead).
 The same candidates are rolled out in MuJoCo from a snapshot (``OracleDynamics``) and in the world
 model (``WorldModelDynamics``, the model's control sampler) twice: with common noise (every
-candidate of a state sampled with the same noise, the planners' default) and with independent noise.
+candidate of a state sampled with the same noise) and with independent noise (the planners' default).
 
 Per state and model variant:
 

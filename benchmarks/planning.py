@@ -81,7 +81,7 @@ class PlanningBudget:
     """Weight of the spread of the samples' costs (needs samples > 1)."""
     max_batch: int = 512
     """Memory budget: candidate sequences per model call, over all problems."""
-    common_noise: bool = True
+    common_noise: bool = False
     """World-model methods: the candidates of one problem share their sampling noise
     (``WorldModelDynamics(common_noise=...)``); False draws fresh noise for every candidate."""
 

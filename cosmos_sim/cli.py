@@ -27,6 +27,7 @@ BENCH_EXAMPLES = """examples:
   cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model
   cosmos-sim bench policy-eval --checkpoint cosmos_sim/zoo/wfm_pushblock --quick
   cosmos-sim bench planning            # every planner + oracle + random on 50 held-out seeds
+  cosmos-sim bench plan-ranking        # does the model order candidate plans as MuJoCo does?
   cosmos-sim bench physics --checkpoint outputs/train/wfm_physics/model   # vs MuJoCo, floor, ceiling
   cosmos-sim bench physics --export cases/ ; cosmos-sim bench physics --predictions cases/
   cosmos-sim bench 3d --checkpoint outputs/train/wfm_camera_orbit/model   # vs MuJoCo and two floors
@@ -183,7 +184,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         replan_every=args.replan_every,
         samples=args.samples,
         spread_weight=args.spread_weight,
-        common_noise=not args.independent_noise,
+        common_noise=args.common_noise,
     )
     run_planning_benchmark(
         args.checkpoint,
@@ -325,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--samples", type=int, default=1, help="world-model rollouts per candidate")
     plan.add_argument("--spread-weight", type=float, default=0.0, help="penalty on the samples' cost spread")
     plan.add_argument(
-        "--independent-noise",
+        "--common-noise",
         action="store_true",
-        help="fresh world-model noise for every candidate (default: a problem's candidates share it)",
+        help="roll a problem's candidates out with the same world-model noise (common random numbers)",
     )
     plan.add_argument("--video-episodes", type=int, default=2, help="episodes in the truth|imagined video")
     plan.add_argument(

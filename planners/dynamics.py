@@ -77,10 +77,12 @@ class WorldModelDynamics:
         samples: M rollouts per candidate with independent noise (the uncertainty-aware cost reads
             their spread); M = 1 for plain planning.
         differentiable: keep the autograd graph through the rollout, for ``GradientPlanner``.
-        common_noise: every candidate of a problem is rolled out with the same sampling noise
-            (sample m of each candidate with the m-th draw): common random numbers, so two
-            candidates' costs differ by what their actions do, not by the noise each happened to
-            draw. ``False`` gives every rollout its own noise.
+        common_noise: roll every candidate of a problem out with the same sampling noise (sample
+            m of each candidate with the m-th draw): common random numbers, so two candidates'
+            costs differ by what their actions do, not by the noise each happened to draw. Off by
+            default (every rollout its own noise), which the published planning figures used; on
+            the zoo PushBlock model it raises the rank correlation of model and true plan costs
+            from 0.37 to 0.42 (``cosmos-sim bench plan-ranking``).
 
     ``set_state(state)`` gives the current ``LatentState`` of the N problems (batch N); every
     ``predict`` starts from it. The N * P * M rollouts of one call run as one batch of the model.
@@ -93,7 +95,7 @@ class WorldModelDynamics:
         generator: torch.Generator,
         samples: int = 1,
         differentiable: bool = False,
-        common_noise: bool = True,
+        common_noise: bool = False,
     ) -> None:
         if not isinstance(world, WorldModel):
             raise TypeError(f"WorldModelDynamics needs a WorldModel, got {type(world).__name__}")

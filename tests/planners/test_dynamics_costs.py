@@ -83,7 +83,9 @@ def test_common_noise_makes_candidates_differ_only_by_their_actions(action_sensi
         latents = dynamics.predict(same).latents  # (2, 3, 1, C, H, h, w)
         assert torch.equal(latents[:, 0], latents[:, 1]) == identical
         assert torch.equal(latents[:, 0], latents[:, 2]) == identical
-    dynamics = WorldModelDynamics(world, generator=torch.Generator().manual_seed(0), samples=2)
+    dynamics = WorldModelDynamics(
+        world, generator=torch.Generator().manual_seed(0), samples=2, common_noise=True
+    )
     dynamics.set_state(state)
     latents = dynamics.predict(torch.cat([same[:, :1], -same[:, :1]], dim=1)).latents
     assert not torch.equal(latents[:, 0], latents[:, 1])  # other actions, same noise: they differ
