@@ -57,7 +57,7 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import jsonable
+from cosmos_sim.benchmarks.report import jsonable, positive_int
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners.closed_loop import LatentTracker
@@ -212,12 +212,6 @@ def _markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"plan-ranking: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def run_plan_ranking_benchmark(
     checkpoint: str | Path | None,
     out: str | Path,
@@ -232,7 +226,7 @@ def run_plan_ranking_benchmark(
     """Score how the world model at ``checkpoint`` (None: the zoo's ``wfm_pushblock``) ranks candidate
     plans against MuJoCo; write ``plan_ranking.json`` and ``plan_ranking.md`` into ``out``."""
     seeds, candidates, horizon = (
-        _positive_int(name, value)
+        positive_int("plan-ranking", name, value)
         for name, value in (("seeds", seeds), ("candidates", candidates), ("horizon", horizon))
     )
     leads = sorted(set(leads))

@@ -64,6 +64,7 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import positive_int
 from cosmos_sim.envs.policies import Policy, PushBlockExpertPolicy, RandomPolicy
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
@@ -333,12 +334,6 @@ def _markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"policy-eval: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def run_policy_eval_benchmark(
     checkpoint: str | Path | None,
     out: str | Path,
@@ -352,7 +347,10 @@ def run_policy_eval_benchmark(
 ) -> dict[str, Any]:
     """Run every policy of ``POLICIES`` in MuJoCo and in the world model at ``checkpoint`` (None: the
     zoo's ``wfm_pushblock``); write ``policy_eval.json`` and ``policy_eval.md`` into ``out``."""
-    episodes, batch = _positive_int("episodes", episodes), _positive_int("batch", batch)
+    episodes, batch = (
+        positive_int("policy-eval", "episodes", episodes),
+        positive_int("policy-eval", "batch", batch),
+    )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"policy-eval: seed must be a non-negative integer, got {seed!r}")
     path = resolve_checkpoint(checkpoint)
@@ -362,7 +360,11 @@ def run_policy_eval_benchmark(
             f"policy-eval: the world model at {path} imitates {config.task}; its policies are "
             f"PushBlock's, so it needs a {TASK_PREFIX}* world model"
         )
-    steps = gym.spec(config.task).max_episode_steps if steps is None else _positive_int("steps", steps)
+    steps = (
+        gym.spec(config.task).max_episode_steps
+        if steps is None
+        else positive_int("policy-eval", "steps", steps)
+    )
     if quick:
         episodes, steps = min(episodes, 4), min(steps, 10)
     seeds = list(range(seed, seed + episodes))

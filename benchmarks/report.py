@@ -1,6 +1,6 @@
-"""Report helpers the case-suite benchmarks share (physics alignment, 3D consistency): NaN-aware means
-(the rollout benchmark's too), JSON-safe reports, file names for rows, the "scored (errors)" cell and the closing lines of their
-tables, and the plot of their metrics against the horizon."""
+"""Report helpers the benchmarks share: NaN-aware means, JSON-safe reports, file names for rows, the
+"scored (errors)" cell and the closing lines of the case suites' tables (physics alignment, 3D
+consistency), the plot of their metrics against the horizon, and the check of integer arguments."""
 
 from __future__ import annotations
 
@@ -93,3 +93,10 @@ def plot_curves(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def positive_int(owner: str, name: str, value: Any) -> int:
+    """``value`` as an int, or a ValueError naming ``owner``'s argument unless it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)

@@ -103,6 +103,13 @@ CASE_SUITES = {
     ),
 }
 
+MUJOCO_SUITES = {
+    "planning": ("cosmos_sim.benchmarks.planning", "run_planning_benchmark"),
+    "policy-eval": ("cosmos_sim.benchmarks.policy_eval", "run_policy_eval_benchmark"),
+    "plan-ranking": ("cosmos_sim.benchmarks.plan_ranking", "run_plan_ranking_benchmark"),
+}
+"""Suites that score one PushBlock world model in closed loop with MuJoCo: module, entry point."""
+
 
 def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
@@ -126,30 +133,17 @@ def _run_bench(args: argparse.Namespace) -> int:
         run_rollout_benchmark(
             checkpoint, out, data_root=args.data_root or "outputs/data/wfm", quick=args.quick
         )
-    elif args.suite == "planning":
-        from cosmos_sim.benchmarks.planning import run_planning_benchmark
+    elif args.suite in MUJOCO_SUITES:
+        # Closed-loop suites: one PushBlock world model, MuJoCo reset with held-out seeds.
+        import importlib
 
+        module_name, run_name = MUJOCO_SUITES[args.suite]
         if args.checkpoint and len(args.checkpoint) > 1:
-            raise ValueError("bench planning takes one --checkpoint")
+            raise ValueError(f"bench {args.suite} takes one --checkpoint")
         if args.data_root:
-            raise ValueError("bench planning resets MuJoCo with held-out seeds; it takes no --data-root")
-        run_planning_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
-    elif args.suite == "policy-eval":
-        from cosmos_sim.benchmarks.policy_eval import run_policy_eval_benchmark
-
-        if args.checkpoint and len(args.checkpoint) > 1:
-            raise ValueError("bench policy-eval takes one --checkpoint")
-        if args.data_root:
-            raise ValueError("bench policy-eval resets MuJoCo with held-out seeds; it takes no --data-root")
-        run_policy_eval_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
-    elif args.suite == "plan-ranking":
-        from cosmos_sim.benchmarks.plan_ranking import run_plan_ranking_benchmark
-
-        if args.checkpoint and len(args.checkpoint) > 1:
-            raise ValueError("bench plan-ranking takes one --checkpoint")
-        if args.data_root:
-            raise ValueError("bench plan-ranking resets MuJoCo with held-out seeds; it takes no --data-root")
-        run_plan_ranking_benchmark(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
+            raise ValueError(f"bench {args.suite} resets MuJoCo with held-out seeds; it takes no --data-root")
+        run = getattr(importlib.import_module(module_name), run_name)
+        run(args.checkpoint[0] if args.checkpoint else None, out, quick=args.quick)
     elif args.suite in CASE_SUITES:
         import importlib
 
