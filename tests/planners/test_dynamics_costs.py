@@ -96,8 +96,8 @@ def test_common_noise_makes_candidates_differ_only_by_their_actions(action_sensi
 def test_noise_groups_are_checked(world):
     state, _ = _tracked_state(world, 2)
     actions = torch.zeros(2, 1, 4, 2)
-    for groups in (torch.tensor([0, 1, 2]), torch.tensor([0.0, 1.0]), torch.tensor([0, -1])):
-        with pytest.raises(ValueError, match="noise_groups must be int64 of shape"):
+    for groups in (torch.tensor([0, 1, 2]), torch.tensor([0.0, 1.0]), torch.tensor([0, -1]), [0, 1]):
+        with pytest.raises(ValueError, match="noise_groups must be an int64 tensor of shape"):
             world.rollout(state, actions, torch.Generator(), noise_groups=groups)
 
 

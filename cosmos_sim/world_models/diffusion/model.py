@@ -291,10 +291,19 @@ def _grouped_randn(
     """Standard normal noise of ``shape`` (B, ...); with ``groups`` (B,), one draw per group, shared."""
     if groups is None:
         return torch.randn(shape, generator=generator)
-    if groups.shape != shape[:1] or groups.dtype != torch.int64 or (groups < 0).any():
+    if (
+        not isinstance(groups, torch.Tensor)
+        or groups.shape != shape[:1]
+        or groups.dtype != torch.int64
+        or (groups < 0).any()
+    ):
+        got = (
+            f"{groups.dtype} {tuple(groups.shape)}"
+            if isinstance(groups, torch.Tensor)
+            else type(groups).__name__
+        )
         raise ValueError(
-            f"noise_groups must be int64 of shape ({shape[0]},) with values >= 0, "
-            f"got {groups.dtype} {tuple(groups.shape)}"
+            f"noise_groups must be an int64 tensor of shape ({shape[0]},) with values >= 0, got {got}"
         )
     draws = torch.randn((int(groups.max()) + 1, *shape[1:]), generator=generator)
     return draws[groups.cpu()]
