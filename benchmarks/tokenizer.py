@@ -11,9 +11,10 @@ of the checkpoint, else ``DEFAULT_SCENES``; recorded on demand with seeds disjoi
   - rate: bits per pixel of the tokens: DV ``latent positions * log2(codebook_size) / (T*H*W)``, CV
     ``latent positions * latent_dim * 16 / (T*H*W)`` (latents stored as float16). For DV also the rate
     of its tokens stored (``cosmos_sim.tokenizers.token_stream``: the lossless stream of each clip's
-    indices, temporal delta + DEFLATE or raw, whichever is smaller, header included; decoded back and
-    checked equal), because H.264's bits are entropy-coded too: at the fixed-length rate H.264 is
-    compared with a DV codec that stores a static scene's repeated tokens in full;
+    indices, whichever is smallest of raw, temporal delta + DEFLATE and the FSQ digits range-coded
+    under adaptive context models, header and checksum included; decoded back and checked equal),
+    because H.264's bits are entropy-coded too (CABAC): at the fixed-length rate H.264 is compared
+    with a DV codec that stores a static scene's repeated tokens in full;
   - H.264 at that rate (and, for DV, at each clip's stored-stream rate): libx264 (preset veryslow,
     tune psnr, in yuv420p and yuv444p, keeping the better PSNR per clip) with the lowest CRF (highest
     quality) whose payload fits the tokenizer's bits, found by bisection over CRF 0..51. Payload = the
@@ -57,7 +58,7 @@ from cosmos_sim.frames import frames_to_model, model_to_frames
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.tokenizers.checkpoint import load_tokenizer, read_tokenizer_config
 from cosmos_sim.tokenizers.config import TokenizerConfig
-from cosmos_sim.tokenizers.token_stream import decode_tokens, encode_tokens
+from cosmos_sim.tokenizers.token_stream import CONTEXT_RANGE, DELTA_DEFLATE, RAW, decode_tokens, encode_tokens
 
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
 DEFAULT_CHECKPOINTS = (ZOO / "cv4x8x8", ZOO / "dv4x8x8")
@@ -76,6 +77,7 @@ CV_BITS_PER_VALUE = 16
 H264_PIX_FMTS = ("yuv420p", "yuv444p")
 H264_OPTIONS = {"preset": "veryslow", "tune": "psnr"}
 SPEED_SIZE = 64
+STREAM_MODES = {RAW: "raw", DELTA_DEFLATE: "delta_deflate", CONTEXT_RANGE: "context_range"}
 _START_CODE = re.compile(b"\x00{2,}\x01")  # Annex B; emulation prevention keeps it out of NAL payloads
 _SEI = 6
 
@@ -231,16 +233,20 @@ def reconstruct(model: torch.nn.Module, clips: torch.Tensor, batch: int) -> tupl
     return torch.cat(frames), torch.cat(codes)
 
 
-def dv_stream_bits(tokens: torch.Tensor, codebook_size: int) -> np.ndarray:
-    """Bits of each clip's stored token stream ``(N,)`` from DV token indices ``(N, t, h, w)``; every
-    stream is decoded back and must give the tokens it was made from."""
-    bits = []
+def dv_stream_bits(
+    tokens: torch.Tensor, codebook_size: int, levels: list[int]
+) -> tuple[np.ndarray, list[str]]:
+    """Bits of each clip's stored token stream ``(N,)`` and each stream's mode, from DV token indices
+    ``(N, t, h, w)`` of a tokenizer with FSQ ``levels``; every stream is decoded back and must give the
+    tokens it was made from."""
+    bits, modes = [], []
     for clip_tokens in tokens.numpy():
-        stream = encode_tokens(clip_tokens, codebook_size)
+        stream = encode_tokens(clip_tokens, codebook_size, levels)
         if not np.array_equal(decode_tokens(stream), clip_tokens):
             raise RuntimeError("the DV token stream did not decode to the tokens it was made from")
         bits.append(8 * len(stream))
-    return np.array(bits, dtype=np.float64)
+        modes.append(STREAM_MODES[stream[0]])
+    return np.array(bits, dtype=np.float64), modes
 
 
 def _speed_batch(config: TokenizerConfig, batch: int, device: str) -> torch.Tensor:
@@ -337,12 +343,13 @@ def evaluate_scene(model, clips: torch.Tensor, batch: int) -> tuple[dict[str, An
         psnr_gain_db=result["psnr"] - result["h264_psnr"],
     )
     if model.config.kind == "DV":
-        stream_bits = dv_stream_bits(codes, model.config.codebook_size)
+        stream_bits, modes = dv_stream_bits(codes, model.config.codebook_size, model.config.levels)
         at_stream = [best_h264(clip.numpy(), bits) for clip, bits in zip(clips, stream_bits, strict=True)]
         theirs = clip_quality(clips, torch.from_numpy(np.stack([run["frames"] for run in at_stream])))
         result.update({"h264_stream_" + key: float(values.mean()) for key, values in theirs.items()})
         result.update(
             stream_bpp=float(stream_bits.mean()) / pixels,
+            stream_mode_counts={mode: modes.count(mode) for mode in sorted(set(modes))},
             h264_stream_bpp=float(np.mean([run["bits"] for run in at_stream])) / pixels,
             h264_stream_over_budget_clips=int(sum(run["over_budget"] for run in at_stream)),
             psnr_gain_stream_db=result["psnr"] - result["h264_stream_psnr"],
@@ -414,8 +421,9 @@ def _markdown(results: dict[str, Any]) -> str:
                     f"{over} |"
                 )
     stream_section = (
-        "DV at the rate of its stored tokens (`cosmos_sim.tokenizers.token_stream`: temporal delta + "
-        "DEFLATE, lossless, header included, per clip); H.264 at each clip's stream bits. Over budget: "
+        "DV at the rate of its stored tokens (`cosmos_sim.tokenizers.token_stream`: FSQ digits "
+        "range-coded under adaptive context models, or raw where smaller; lossless, header and checksum "
+        "included, per clip); H.264 at each clip's stream bits. Over budget: "
         "clips even CRF 51 does not fit (their H.264 figures use more bits than the tokens).\n\n"
         + "\n".join(stream)
         + "\n\n"

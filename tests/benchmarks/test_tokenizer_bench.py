@@ -94,6 +94,8 @@ def test_quick_run_writes_json_markdown_and_samples(bench_run):
         dv_scene["h264_stream_over_budget_clips"] > 0 or dv_scene["h264_stream_bpp"] <= dv_scene["stream_bpp"]
     )
     assert dv_scene["psnr_gain_stream_db"] == pytest.approx(dv_scene["psnr"] - dv_scene["h264_stream_psnr"])
+    assert sum(dv_scene["stream_mode_counts"].values()) == dv_scene["clips"]
+    assert set(dv_scene["stream_mode_counts"]) <= {"raw", "delta_deflate", "context_range"}
     assert "stream_bpp" not in cv_scene and "stream_bpp" in results["models"][0]["overall"]
     assert results["machine"]["torch_threads"] == 1 and results["machine"]["cpu"]
     markdown = (out / "tokenizer.md").read_text()
