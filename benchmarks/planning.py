@@ -45,6 +45,7 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import positive_int
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
@@ -417,8 +418,7 @@ def run_planning_benchmark(
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"unknown planning methods {unknown or methods}; choose from {METHODS}")
-    if not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    seeds = positive_int("planning", "seeds", seeds)
     checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
     if not (checkpoint / "config.json").is_file():
         raise FileNotFoundError(

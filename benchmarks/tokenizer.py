@@ -61,7 +61,8 @@ from cosmos_sim.tokenizers.config import TokenizerConfig
 from cosmos_sim.tokenizers.token_stream import CONTEXT_RANGE, DELTA_DEFLATE, RAW, decode_tokens, encode_tokens
 
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
-DEFAULT_CHECKPOINTS = (ZOO / "cv4x8x8", ZOO / "dv4x8x8")
+DEFAULT_CHECKPOINTS = (ZOO / "cv4x8x8", ZOO / "cv4x8x8_v2", ZOO / "dv4x8x8")
+"""The zoo's tokenizers: ``cv4x8x8`` (the shipped world models' latent space), its retrained ``_v2``, DV."""
 DEFAULT_SCENES = (
     SceneData("cosmos_sim/PushBlock-v0", episodes=200, policy="mix"),
     *(

@@ -3,6 +3,7 @@ its weights), carries a model card, and its world models run one step."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,22 @@ WORLD_MODELS = {
     "wfm_physics": "cosmos_sim/Physics",
     "wfm_camera_orbit": "cosmos_sim/CameraOrbit-v0",
 }
+"""Each shipped world model and the task it must imitate (written out, so a checkpoint of the wrong task
+fails instead of passing against its own config)."""
+
+
+def _shipped(format_prefix: str) -> list[str]:
+    """Zoo folders whose config.json has a ``format`` starting with ``format_prefix``."""
+    return sorted(
+        p.name
+        for p in ZOO.iterdir()
+        if (p / "config.json").is_file()
+        and json.loads((p / "config.json").read_text())["format"].startswith(format_prefix)
+    )
+
+
+def test_every_shipped_world_model_is_tested_here():
+    assert _shipped("cosmos_sim.diffusion_world_model/") == sorted(WORLD_MODELS)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in ZOO.iterdir() if (p / "config.json").is_file()))
@@ -26,7 +43,7 @@ def test_every_shipped_checkpoint_has_a_model_card(name):
     assert "Reproduce" in card and "Measured" in card
 
 
-@pytest.mark.parametrize("name", ["cv4x8x8", "dv4x8x8"])
+@pytest.mark.parametrize("name", _shipped("cosmos_sim.tokenizer/"))
 def test_shipped_tokenizers_load(name):
     assert load_tokenizer(ZOO / name).config.temporal_compression == 4
 

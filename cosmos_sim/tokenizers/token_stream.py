@@ -47,7 +47,7 @@ _DEFLATE_LEVEL = 9
 _CRC = struct.Struct(">I")
 _WORD = np.dtype(">u4")  # the range coder's compressed words, stored big-endian
 _MAX_CONTEXT_TOKENS = 2**22
-"""``CONTEXT_RANGE`` codes token by token in Python (~10 us a token); a longer clip is not offered it,
+"""``CONTEXT_RANGE`` codes token by token in Python (~15 us a token); a longer clip is not offered it,
 and a stream that claims more is refused instead of decoded for minutes."""
 
 
@@ -85,13 +85,13 @@ def _delta_deflated(tokens: np.ndarray, codebook_size: int) -> bytes:
 
 # ---- CONTEXT_RANGE: FSQ digits under adaptive context models ---------------------------------------
 
-Coder = Callable[[tuple, int, "int | None"], int]
+_Coder = Callable[[tuple, int, "int | None"], int]
 """``code(context, alphabet, symbol)``: codes ``symbol`` (encoding) or reads it (decoding, ``None``)
 under the adaptive model of ``context`` over ``alphabet`` symbols, and returns it."""
 
 
 def _walk(
-    shape: tuple[int, int, int], levels: list[int], code: Coder, source: np.ndarray | None
+    shape: tuple[int, int, int], levels: list[int], code: _Coder, source: np.ndarray | None
 ) -> np.ndarray:
     """The digits ``(T, h, w, len(levels))`` of a clip, visited in coding order; encoding and decoding
     run this one function, so their contexts cannot drift apart. ``source``: the digits to encode."""
@@ -121,8 +121,8 @@ def _walk(
     return digits
 
 
-def _adaptive(operate: Callable[[int | None, object], int]) -> Coder:
-    """A ``Coder`` whose models are Krichevsky-Trofimov counts (kept doubled, so exact integers)."""
+def _adaptive(operate: Callable[[int | None, object], int]) -> _Coder:
+    """A ``_Coder`` whose models are Krichevsky-Trofimov counts (kept doubled, so exact integers)."""
     counts: dict[tuple, np.ndarray] = {}
 
     def code(context: tuple, alphabet: int, symbol: int | None) -> int:

@@ -4,16 +4,20 @@ Each step draws a batch of video clips (``1 + k*n`` frames) and a batch of singl
 1-frame videos, so the first-frame path sees as many samples as the rest), both from episodes of the
 recipe's scenes, held in memory as uint8. The loss is ``ReconstructionLoss`` on both. The learning rate
 warms up, then follows a cosine whose progress is the larger of the step fraction and the time
-fraction, so a run capped by ``max_minutes`` still anneals. The state is saved every few minutes and
+fraction, so a run capped by ``max_minutes`` still anneals. A divergence guard watches the PSNR on a
+fixed monitor batch and, when it falls ``rollback_drop_db`` below the run's best, restores the best
+model and optimizer and lowers the learning rate. The state is saved every few minutes and
 at the end; running the same command again resumes. The result is a zoo-style checkpoint in
 ``out/model`` (safetensors + JSON config with the recipe and data in its metadata).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +44,8 @@ from cosmos_sim.training.distributed import (
 from cosmos_sim.training.state import load_training_state, save_training_state, warmup_cosine
 
 logger = logging.getLogger(__name__)
+_KEEP, _NEW_BEST, _ROLL_BACK = 0, 1, 2
+"""The divergence guard's verdict at a monitor step (``TokenizerTrainConfig.rollback_drop_db``)."""
 
 
 @dataclass
@@ -105,6 +111,14 @@ class TokenizerTrainConfig:
     """Interval between training-state saves."""
     log_every: int = 50
     """Steps between metric lines (with a PSNR on a fixed monitor batch)."""
+    rollback_drop_db: float = 3.0
+    """Divergence guard: when the monitor PSNR falls this many dB below its best so far, the model and
+    optimizer return to that best point and the run goes on at ``rollback_lr_factor`` times the
+    learning rate (recorded in metrics.jsonl as ``rollback``). 0: off. Without it a run that diverges
+    (an Adam step that kills these unnormalized models) trains on for the rest of its budget and ships
+    a model that outputs a flat frame."""
+    rollback_lr_factor: float = 0.5
+    """Learning-rate multiplier applied at each rollback (kept across a resume)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -121,6 +135,11 @@ class TokenizerTrainConfig:
         for name in ("video_batch", "max_steps", "warmup_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TokenizerTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.rollback_drop_db < 0 or not 0 < self.rollback_lr_factor <= 1:
+            raise ValueError(
+                f"TokenizerTrainConfig: need rollback_drop_db >= 0 and 0 < rollback_lr_factor <= 1; got "
+                f"{self.rollback_drop_db}, {self.rollback_lr_factor}"
+            )
         if self.image_batch < 0 or self.lr <= 0 or self.max_minutes <= 0:
             raise ValueError(
                 f"TokenizerTrainConfig: need image_batch >= 0, lr > 0, max_minutes > 0; got "
@@ -208,6 +227,8 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     )
     resumed = load_training_state(out, model=model, optimizer=optimizer)
     step, elapsed = (resumed["step"], resumed["elapsed_s"]) if resumed else (0, 0.0)
+    lr_scale = float(resumed["extra"].get("lr_scale", 1.0)) if resumed else 1.0
+    best_psnr, best_state = -math.inf, None  # the divergence guard's restore point (on every rank)
     if resumed and context.is_main:
         logger.info("resuming %s at step %d (%.1f min trained)", out, step, elapsed / 60)
     trained = wrap_for_training(model, context)
@@ -229,8 +250,15 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     while step < config.max_steps and elapsed < budget_s:
         tick = time.monotonic()
         progress_fraction = max(step / config.max_steps, elapsed / budget_s)
-        lr = config.lr * warmup_cosine(
-            progress_fraction, step, warmup_steps=config.warmup_steps, final_fraction=config.final_lr_fraction
+        lr = (
+            config.lr
+            * lr_scale
+            * warmup_cosine(
+                progress_fraction,
+                step,
+                warmup_steps=config.warmup_steps,
+                final_fraction=config.final_lr_fraction,
+            )
         )
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -262,32 +290,68 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
         elapsed = agreed_max(elapsed + time.monotonic() - tick, context)
         bar.update(1)
 
-        if context.is_main and (
-            step % config.log_every == 0 or step == config.max_steps or elapsed >= budget_s
-        ):
-            model.eval()
-            with torch.inference_mode():
-                psnr = _psnr(model(monitor).reconstruction.float(), monitor)
-            model.train()
-            record = {
-                "step": step,
-                "minutes": round(elapsed / 60, 2),
-                "lr": lr,
-                "loss": round(total.item(), 5),
-                "monitor_psnr": round(psnr, 2),
-            }
-            record.update({k: round(v, 5) for k, v in terms.items()})
-            metrics_file.write(json.dumps(record) + "\n")
-            metrics_file.flush()
-            bar.set_postfix(loss=f"{total.item():.4f}", psnr=f"{psnr:.1f}")
+        if step % config.log_every == 0 or step == config.max_steps or elapsed >= budget_s:
+            # Every rank reaches this step together; rank 0 scores the monitor and all ranks act on
+            # its verdict, so their models stay identical.
+            psnr, verdict = math.nan, _KEEP
+            if context.is_main:
+                model.eval()
+                with torch.inference_mode():
+                    psnr = _psnr(model(monitor).reconstruction.float(), monitor)
+                model.train()
+                if psnr > best_psnr:
+                    verdict = _NEW_BEST
+                elif config.rollback_drop_db and psnr < best_psnr - config.rollback_drop_db:
+                    verdict = _ROLL_BACK
+            verdict = int(agreed_max(verdict, context))
+            if verdict == _NEW_BEST:
+                best_psnr = psnr
+                best_state = copy.deepcopy((model.state_dict(), optimizer.state_dict()))
+            elif verdict == _ROLL_BACK:
+                model.load_state_dict(best_state[0])
+                optimizer.load_state_dict(best_state[1])
+                lr_scale *= config.rollback_lr_factor
+                if context.is_main:
+                    logger.warning(
+                        "train tokenizer: monitor PSNR %.2f dB at step %d is %.1f dB below its best (%.2f dB): "
+                        "diverged; restored that model and optimizer, learning rate now x%g",
+                        psnr,
+                        step,
+                        best_psnr - psnr,
+                        best_psnr,
+                        lr_scale,
+                    )
+            if context.is_main:
+                record = {
+                    "step": step,
+                    "minutes": round(elapsed / 60, 2),
+                    "lr": lr,
+                    "loss": round(total.item(), 5),
+                    "monitor_psnr": round(psnr, 2),
+                }
+                record.update({k: round(v, 5) for k, v in terms.items()})
+                if verdict == _ROLL_BACK:
+                    record["rollback"] = {"to_psnr": round(best_psnr, 2), "lr_scale": lr_scale}
+                metrics_file.write(json.dumps(record) + "\n")
+                metrics_file.flush()
+                bar.set_postfix(loss=f"{total.item():.4f}", psnr=f"{psnr:.1f}")
         if context.is_main and time.monotonic() - last_save > config.save_every_minutes * 60:
-            save_training_state(out, model=model, optimizer=optimizer, step=step, elapsed_s=elapsed)
+            save_training_state(
+                out,
+                model=model,
+                optimizer=optimizer,
+                step=step,
+                elapsed_s=elapsed,
+                extra={"lr_scale": lr_scale},
+            )
             last_save = time.monotonic()
     bar.close()
 
     final = out / "model"
     if context.is_main:
-        save_training_state(out, model=model, optimizer=optimizer, step=step, elapsed_s=elapsed)
+        save_training_state(
+            out, model=model, optimizer=optimizer, step=step, elapsed_s=elapsed, extra={"lr_scale": lr_scale}
+        )
         model.eval()
         with torch.inference_mode():
             psnr = _psnr(model(monitor).reconstruction.float(), monitor)

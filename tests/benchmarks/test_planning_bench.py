@@ -62,7 +62,7 @@ def test_finished_methods_are_reused_and_other_settings_recompute(tiny_pushblock
 def test_bad_settings_are_refused(tiny_pushblock_world_model, tmp_path):
     with pytest.raises(ValueError, match="unknown planning methods"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, methods=("wfm-foo",))
-    with pytest.raises(ValueError, match="seeds must be"):
+    with pytest.raises(ValueError, match="planning: seeds must be a positive integer, got 0"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, seeds=0)
     with pytest.raises(FileNotFoundError, match="no world model"):
         run_planning_benchmark(tmp_path / "missing", tmp_path)

@@ -40,6 +40,32 @@ def test_tiny_recipe_trains_saves_and_resumes(tmp_path, data_root):
     assert json.loads((final / "config.json").read_text())["metadata"]["steps"] == 6
 
 
+def test_a_diverging_run_rolls_back_to_its_best_state_at_a_lower_learning_rate(tmp_path, data_root):
+    # lr 0.5 wrecks the tiny model within a few steps; a guard of 1e-6 dB rolls back on any drop.
+    run = ("max_steps=10", "log_every=1", "warmup_steps=1", "lr=0.5", "rollback_drop_db=1e-6")
+    out = tmp_path / "run"
+    train_tokenizer(_tiny(out, data_root, *run), progress=False)
+    metrics = summarize_metrics(out)
+    rollbacks = [m for m in metrics if "rollback" in m]
+    assert rollbacks, [m["monitor_psnr"] for m in metrics]
+    for k, record in enumerate(rollbacks, start=1):
+        best = max(m["monitor_psnr"] for m in metrics if m["step"] < record["step"])
+        assert record["monitor_psnr"] <= best and record["rollback"]["to_psnr"] == pytest.approx(
+            best, abs=0.01
+        )
+        assert record["rollback"]["lr_scale"] == 0.5**k
+    # The step after a rollback runs at the reduced rate (the cosine barely moves in one step).
+    first = rollbacks[0]["step"]
+    before, after = (next(m["lr"] for m in metrics if m["step"] == s) for s in (first, first + 1))
+    assert after == pytest.approx(before / 2, rel=0.1)
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    assert state["extra"]["lr_scale"] == 0.5 ** len(rollbacks)  # a resume keeps the reduced rate
+
+    off = tmp_path / "off"
+    train_tokenizer(_tiny(off, data_root, *run[:-1], "rollback_drop_db=0"), progress=False)
+    assert not any("rollback" in m for m in summarize_metrics(off))
+
+
 def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, data_root):
     out = tmp_path / "run"
     train_tokenizer(_tiny(out, data_root, "max_steps=2"), progress=False)
@@ -54,6 +80,8 @@ def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, data_root
         (["data.clip_frames=6"], r"clip_frames must be 1 \+ 4\*n"),
         (["model.kind=XV"], "kind must be one of"),
         (["lr=-1"], "lr > 0"),
+        (["rollback_lr_factor=0"], "0 < rollback_lr_factor <= 1"),
+        (["rollback_drop_db=-1"], "rollback_drop_db >= 0"),
     ],
 )
 def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):
