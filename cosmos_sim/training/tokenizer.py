@@ -301,11 +301,15 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
                 model.train()
                 if psnr > best_psnr:
                     verdict = _NEW_BEST
-                elif config.rollback_drop_db and psnr < best_psnr - config.rollback_drop_db:
+                elif (  # a NaN PSNR rolls back too
+                    config.rollback_drop_db
+                    and best_psnr > -math.inf
+                    and not psnr >= best_psnr - config.rollback_drop_db
+                ):
                     verdict = _ROLL_BACK
             verdict = int(agreed_max(verdict, context))
             if verdict == _NEW_BEST:
-                best_psnr = psnr
+                best_psnr = psnr  # meaningful on rank 0 only, which alone judges
                 best_state = copy.deepcopy((model.state_dict(), optimizer.state_dict()))
             elif verdict == _ROLL_BACK:
                 model.load_state_dict(best_state[0])
