@@ -58,7 +58,7 @@ from cosmos_sim.frames import frames_to_model, model_to_frames
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.tokenizers.checkpoint import load_tokenizer, read_tokenizer_config
 from cosmos_sim.tokenizers.config import TokenizerConfig
-from cosmos_sim.tokenizers.token_stream import CONTEXT_RANGE, DELTA_DEFLATE, RAW, decode_tokens, encode_tokens
+from cosmos_sim.tokenizers.token_stream import MODE_NAMES, decode_tokens, encode_tokens
 
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
 DEFAULT_CHECKPOINTS = (ZOO / "cv4x8x8", ZOO / "cv4x8x8_v2", ZOO / "dv4x8x8")
@@ -78,7 +78,6 @@ CV_BITS_PER_VALUE = 16
 H264_PIX_FMTS = ("yuv420p", "yuv444p")
 H264_OPTIONS = {"preset": "veryslow", "tune": "psnr"}
 SPEED_SIZE = 64
-STREAM_MODES = {RAW: "raw", DELTA_DEFLATE: "delta_deflate", CONTEXT_RANGE: "context_range"}
 _START_CODE = re.compile(b"\x00{2,}\x01")  # Annex B; emulation prevention keeps it out of NAL payloads
 _SEI = 6
 
@@ -246,7 +245,7 @@ def dv_stream_bits(
         if not np.array_equal(decode_tokens(stream), clip_tokens):
             raise RuntimeError("the DV token stream did not decode to the tokens it was made from")
         bits.append(8 * len(stream))
-        modes.append(STREAM_MODES[stream[0]])
+        modes.append(MODE_NAMES[stream[0]])
     return np.array(bits, dtype=np.float64), modes
 
 

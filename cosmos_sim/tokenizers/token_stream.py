@@ -42,6 +42,8 @@ import constriction
 import numpy as np
 
 RAW, DELTA_DEFLATE, CONTEXT_RANGE = 0, 1, 2
+MODE_NAMES = {RAW: "raw", DELTA_DEFLATE: "delta_deflate", CONTEXT_RANGE: "context_range"}
+"""A stream's first byte (its mode) -> the name reports use."""
 _HEADER = struct.Struct(">BHHHI")  # mode, frames, height, width, codebook size
 _DEFLATE_LEVEL = 9
 _CRC = struct.Struct(">I")
