@@ -113,12 +113,14 @@ from cosmos_sim.benchmarks.report import (
     jsonable,
     markdown_footer,
     nanmean,
+    output_folder,
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
     VideoSource,
+    check_prediction,
     export_cases,
     resolve_sources,
     with_round_trips,
@@ -458,7 +460,7 @@ def evaluate_source(
     for truth in tqdm(truths, desc=source.name, disable=not progress, leave=False):
         case = truth.case
         try:
-            pred = source.predict(case)
+            pred = check_prediction(source.predict(case), case, source.name)
             depth = _checked_depth(source, case) if isinstance(source, DepthSource) else None
         except PredictionError as error:
             errors.append({"scenario": case.scenario, "seed": case.seed, "error": str(error)})
@@ -634,6 +636,7 @@ def run_consistency_3d_benchmark(
 
     ``seeds`` defaults to ``default_seeds()`` (``QUICK_SEEDS`` of them with ``quick``).
     """
+    out = output_folder("3d", out)
     start = time.perf_counter()
     if matcher not in MATCHERS:
         raise ValueError(f"unknown matcher {matcher!r}; choose from {sorted(MATCHERS)}")
@@ -669,8 +672,6 @@ def run_consistency_3d_benchmark(
         "rows": rows,
         "machine": describe_machine(device="cpu", threads=torch.get_num_threads()),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
     plot_curves(

@@ -83,6 +83,7 @@ from cosmos_sim.benchmarks.report import (
     jsonable,
     markdown_footer,
     nanmean,
+    output_folder,
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
@@ -593,6 +594,7 @@ def run_physics_alignment_benchmark(
 
     ``seeds`` defaults to ``default_seeds()`` (``QUICK_SEEDS`` of them with ``quick``).
     """
+    out = output_folder("physics", out)
     start = time.perf_counter()
     models = resolve_sources(
         sources, checkpoints, predictions, default_checkpoint=DEFAULT_CHECKPOINT, reserved=(CEILING, FLOOR)
@@ -620,8 +622,6 @@ def run_physics_alignment_benchmark(
         },
         "machine": describe_machine(device="cpu", threads=torch.get_num_threads()),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
     plot_curves(

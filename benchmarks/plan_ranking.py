@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import jsonable, positive_int
+from cosmos_sim.benchmarks.report import jsonable, output_folder, positive_int, require_pushblock_model
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners.closed_loop import LatentTracker
@@ -66,8 +66,6 @@ from cosmos_sim.planners.costs import TaskStateCost
 from cosmos_sim.planners.dynamics import OracleDynamics, Prediction, WorldModelDynamics
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
 
-TASK_PREFIX = "cosmos_sim/PushBlock-"
-"""The costs and the expert below are PushBlock's: a world model of another task is refused."""
 SEED_OFFSET = 30_000
 """The planning benchmark's held-out reset seeds; recordings for training use seeds below 10,000."""
 LEADS = (0, 4, 8, 12)
@@ -241,11 +239,8 @@ def run_plan_ranking_benchmark(
         raise ValueError(f"plan-ranking: candidates must be >= 2 to rank, got {candidates}")
     path = resolve_checkpoint(checkpoint)
     config, _ = read_world_model_config(path)
-    if not config.task.startswith(TASK_PREFIX):
-        raise ValueError(
-            f"plan-ranking: the world model at {path} imitates {config.task}; the costs and the expert "
-            f"are PushBlock's, so it needs a {TASK_PREFIX}* world model"
-        )
+    require_pushblock_model("plan-ranking", path, config.task, "the costs and the expert are PushBlock's")
+    out = output_folder("plan-ranking", out)
     if quick:
         seeds, leads, candidates = min(seeds, 2), leads[:2], min(candidates, 16)
     seed_list = list(range(SEED_OFFSET, SEED_OFFSET + seeds))
@@ -314,8 +309,6 @@ def run_plan_ranking_benchmark(
         "seconds": time.perf_counter() - tick,
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "plan_ranking.json").write_text(json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
     markdown = _markdown(report)
     (out / "plan_ranking.md").write_text(markdown)

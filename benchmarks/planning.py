@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import positive_int
+from cosmos_sim.benchmarks.report import output_folder, positive_int, require_pushblock_model
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
@@ -419,12 +421,18 @@ def run_planning_benchmark(
     if unknown or not methods:
         raise ValueError(f"unknown planning methods {unknown or methods}; choose from {METHODS}")
     seeds = positive_int("planning", "seeds", seeds)
+    if steps is not None:
+        steps = positive_int("planning", "steps", steps)
     checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
     if not (checkpoint / "config.json").is_file():
         raise FileNotFoundError(
             f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
         )
     config, record = read_world_model_config(checkpoint)
+    require_pushblock_model(
+        "planning", checkpoint, config.task, "the task, its expert and oracle are PushBlock's"
+    )
+    out = output_folder("planning", out)
     world = load_world_model(checkpoint)
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
@@ -439,8 +447,7 @@ def run_planning_benchmark(
         seeds, steps, video_episodes = min(seeds, 2), min(steps or episode_steps, 6), min(video_episodes, 1)
     steps = steps or episode_steps
     seed_list = [SEED_OFFSET + i for i in range(seeds)]
-    out = Path(out)
-    (out / "methods").mkdir(parents=True, exist_ok=True)
+    (out / "methods").mkdir(exist_ok=True)
     settings = {
         "checkpoint": str(checkpoint),
         # The weights, not only the folder: a model retrained into the same folder is planned afresh.
@@ -457,8 +464,16 @@ def run_planning_benchmark(
     for method in methods:
         cache = out / "methods" / f"{method}.json"
         if cache.is_file():
-            cached = json.loads(cache.read_text())
-            if cached.get("settings") == settings:
+            try:
+                cached = json.loads(cache.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                # Not ours to keep (the writes below are atomic): the method is run again, over it.
+                warnings.warn(
+                    f"planning: {cache} is not a readable result ({error}); running {method} again",
+                    stacklevel=2,
+                )
+                cached = {}
+            if isinstance(cached, dict) and cached.get("settings") == settings:
                 results[method] = cached
                 continue
         _reset_peak_rss()
@@ -492,7 +507,9 @@ def run_planning_benchmark(
         )
         record.summarize()
         results[method] = dataclasses.asdict(record)
-        cache.write_text(json.dumps(results[method], indent=1) + "\n")
+        partial = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")  # a killed run leaves no torn result
+        partial.write_text(json.dumps(results[method], indent=1) + "\n")
+        os.replace(partial, cache)
         if rows:
             truth = np.stack([np.stack(e.frames[1:]) for e in episodes[:rows]])  # (rows, steps * k, H, W, 3)
             imagined = _imagined_frames(world, run, budget, rows)[:, : truth.shape[1]]

@@ -64,15 +64,13 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import positive_int
+from cosmos_sim.benchmarks.report import output_folder, positive_int, require_pushblock_model
 from cosmos_sim.envs.policies import Policy, PushBlockExpertPolicy, RandomPolicy
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.world_models.diffusion.checkpoint import read_world_model_config
 
 WFM_ENV_ID = "cosmos_sim/WFM-PushBlock-v0"
-TASK_PREFIX = "cosmos_sim/PushBlock-"
-"""The policies below are PushBlock's: a world model of another task is refused."""
 HELDOUT_SEED = 20_000
 """First reset seed: training data uses seeds 0.., the rollout benchmark 1,000,000.."""
 
@@ -355,11 +353,8 @@ def run_policy_eval_benchmark(
         raise ValueError(f"policy-eval: seed must be a non-negative integer, got {seed!r}")
     path = resolve_checkpoint(checkpoint)
     config, _ = read_world_model_config(path)
-    if not config.task.startswith(TASK_PREFIX):
-        raise ValueError(
-            f"policy-eval: the world model at {path} imitates {config.task}; its policies are "
-            f"PushBlock's, so it needs a {TASK_PREFIX}* world model"
-        )
+    require_pushblock_model("policy-eval", path, config.task, "its policies are PushBlock's")
+    out = output_folder("policy-eval", out)
     steps = (
         gym.spec(config.task).max_episode_steps
         if steps is None
@@ -425,8 +420,6 @@ def run_policy_eval_benchmark(
         "seconds": {side: round(sum(p[side]["seconds"] for p in rows), 2) for side in ("mujoco", "wfm")},
         "machine": describe_machine(device=str(core.world.device), threads=torch.get_num_threads()),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "policy_eval.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     markdown = _markdown(results)
     (out / "policy_eval.md").write_text(markdown)

@@ -100,3 +100,26 @@ def positive_int(owner: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def output_folder(owner: str, out: str | Path) -> Path:
+    """``out`` created now, before any work: a path that exists and is not a folder fails at once
+    instead of after a run whose results it could not take."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{owner}: output path {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+PUSHBLOCK_TASK_PREFIX = "cosmos_sim/PushBlock-"
+
+
+def require_pushblock_model(owner: str, path: str | Path, task: str, why: str) -> None:
+    """A ValueError unless the world model at ``path`` imitates a PushBlock scene; ``why``: what in
+    ``owner`` is PushBlock's."""
+    if not task.startswith(PUSHBLOCK_TASK_PREFIX):
+        raise ValueError(
+            f"{owner}: the world model at {path} imitates {task}; {why}, so it needs a "
+            f"{PUSHBLOCK_TASK_PREFIX}* world model"
+        )

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 import cosmos_sim
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import nanmean
+from cosmos_sim.benchmarks.report import nanmean, output_folder, require_pushblock_model
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
@@ -221,6 +221,10 @@ def run_rollout_benchmark(
             f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
         )
     config, record = read_world_model_config(checkpoint)
+    require_pushblock_model(
+        "rollout", checkpoint, config.task, "its held-out episodes and block masks are PushBlock's"
+    )
+    out = output_folder("rollout", out)
     world = load_world_model(checkpoint)
     k = world.actions_per_step
     if horizon % k:
@@ -279,8 +283,6 @@ def run_rollout_benchmark(
         "training": record.get("metadata", {}),
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "rollout.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     markdown = _markdown(results)
     (out / "rollout.md").write_text(markdown)

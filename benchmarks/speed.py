@@ -42,6 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import cosmos_sim.envs  # noqa: F401
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import output_folder
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.generate import GenerateConfig, generate
 from cosmos_sim.envs.wfm.core import DEFAULT_CHECKPOINT, resolve_checkpoint
@@ -240,7 +241,9 @@ class _Stopwatch:
         self.seconds = dict.fromkeys(self.seconds, 0.0)
 
 
-def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) -> dict[str, Any]:
+def _wfm_env_figures(
+    checkpoint: Path, num_envs: int, steps: int, repeats: int, compile: bool = False
+) -> dict[str, Any]:
     """``WorldModelVectorEnv`` at ``num_envs``, random actions: sub-env steps/s, the split of a vector step,
     the cost of a reset, and the FLOPs of ``world.step`` and of a whole vector step.
 
@@ -249,9 +252,15 @@ def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) 
     ``world.step`` (the DiT sampler, in bfloat16) and of the streaming decode of the new frames (the
     tokenizer's decoder, in bfloat16 like the DiT, and the conversion to uint8) is measured; the rest is
     everything else in ``step``: action checks, the state head, the task's reward terms, the infos.
+    With ``compile`` the DiT runs through ``torch.compile``; the warm-up steps pay for the compilation,
+    and the FLOPs are counted on the same calls run eagerly (compiled kernels bypass the counter).
     """
     envs = gym.make_vec(
-        WFM_ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", checkpoint=str(checkpoint)
+        WFM_ENV_ID,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        checkpoint=str(checkpoint),
+        compile=compile,
     ).unwrapped
     core, world = envs.core, envs.world
     device = world.device
@@ -268,10 +277,10 @@ def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) 
     # FLOPs do not depend on values: world.step on the env's own batch, then one whole vector step.
     k = world.actions_per_step
     held = torch.as_tensor(actions[0], device=device)[:, None].expand(-1, k, -1)  # (N, k, A)
-    with _flop_counter() as counter:
+    with torch.compiler.set_stance("force_eager"), _flop_counter() as counter:
         world.step(LatentState(core.latents, core.actions), held, torch.Generator().manual_seed(0))
     world_step_flops = counter.get_total_flops()
-    with _flop_counter() as counter:
+    with torch.compiler.set_stance("force_eager"), _flop_counter() as counter:
         envs.step(actions[0])
     env_step_flops = counter.get_total_flops()
 
@@ -303,6 +312,7 @@ def _wfm_env_figures(checkpoint: Path, num_envs: int, steps: int, repeats: int) 
     return {
         "num_envs": num_envs,
         "device": str(device),
+        "compiled": compile,
         "steps_per_repeat": steps,
         "repeats": repeats,
         "steps_per_s": num_envs / step,
@@ -330,13 +340,17 @@ def _machine() -> dict[str, Any]:
 
 
 def run_speed_benchmark(
-    out: str | Path = "outputs/bench/speed", *, quick: bool = False, checkpoint: str | Path | None = None
+    out: str | Path = "outputs/bench/speed",
+    *,
+    quick: bool = False,
+    checkpoint: str | Path | None = None,
+    compile: bool = False,
 ) -> dict[str, Any]:
     """Measure everything in the module docstring; ``checkpoint``: the world model folder for the
-    WFM-PushBlock env (None: the shipped ``cosmos_sim/zoo/wfm_pushblock``)."""
+    WFM-PushBlock env (None: the shipped ``cosmos_sim/zoo/wfm_pushblock``); ``compile``: the world
+    model's DiT through ``torch.compile`` (``DiffusionWorldModel``'s ``compile``)."""
     checkpoint = resolve_checkpoint(checkpoint)  # before anything runs: a clear error naming the folder
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder("speed", out)
     steps = 50 if quick else 200
     vec_steps = 10 if quick else 50
     pushblock = gym.make(ENV_ID).unwrapped
@@ -360,7 +374,7 @@ def run_speed_benchmark(
 
     wfm_steps = {1: 4, 64: 2} if quick else {1: 30, 64: 10}
     wfm_repeats = 2 if quick else 3
-    wfm = {n: _wfm_env_figures(checkpoint, n, wfm_steps[n], wfm_repeats) for n in WFM_NUM_ENVS}
+    wfm = {n: _wfm_env_figures(checkpoint, n, wfm_steps[n], wfm_repeats, compile) for n in WFM_NUM_ENVS}
     device = torch.device(wfm[WFM_NUM_ENVS[0]]["device"])
     sizes = (512, 1024) if quick else (1024, 2048, 4096)
     peak = {
@@ -405,6 +419,7 @@ def run_speed_benchmark(
     results: dict[str, Any] = {
         "machine": _machine(),
         "quick": quick,
+        "compiled": compile,
         "frames_per_step": k,
         "torch_threads": torch.get_num_threads(),
         "env": {
@@ -489,7 +504,8 @@ def run_speed_benchmark(
         f"# cosmos-sim speed\n\nMachine: {machine['cpu']}, {machine['cores']} cores, "
         f"torch {machine['torch']}, mujoco {machine['mujoco']}, MUJOCO_GL={machine['gl_backend']}.\n"
         f"64x64 frames, {k} frames per env step. Command: `cosmos-sim bench speed"
-        f"{' --quick' if quick else ''}`. World model: {shown_checkpoint}.\n\n"
+        f"{' --quick' if quick else ''}{' --compile' if compile else ''}`. World model: {shown_checkpoint}"
+        f"{', its DiT through torch.compile' if compile else ''}.\n\n"
         + "\n".join(table)
         + "\n\n## World model against the matmul peak\n\n"
         "FLOPs counted by `torch.utils.flop_counter` (matmuls, convolutions, attention; elementwise ops not "

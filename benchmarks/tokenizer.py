@@ -492,7 +492,7 @@ def run_tokenizer_benchmark(
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1, got batch={batch!r}, repeats={repeats!r}")
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output path {out} exists and is not a folder")
+        raise ValueError(f"tokenizer: output path {out} exists and is not a folder")
     configs = {}
     for path in checkpoints:  # every checkpoint is checked before any work starts
         if not path.is_dir():

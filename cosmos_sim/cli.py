@@ -22,6 +22,7 @@ Re-running a killed command completes the dataset: no episode is lost or recorde
 BENCH_EXAMPLES = """examples:
   cosmos-sim bench speed
   cosmos-sim bench speed --out outputs/bench/speed --quick
+  cosmos-sim bench speed --compile     # the world model's DiT through torch.compile
   cosmos-sim bench tokenizer
   cosmos-sim bench tokenizer --checkpoint cosmos_sim/zoo/dv4x8x8 --out outputs/bench/dv4x8x8 --quick
   cosmos-sim bench rollout --checkpoint outputs/train/wfm_pushblock/model
@@ -115,10 +116,12 @@ def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
     if args.suite == "speed" and (args.checkpoint or args.data_root):
         raise ValueError("`bench speed` measures the shipped models; it takes no --checkpoint or --data-root")
+    if args.compile and args.suite != "speed":
+        raise ValueError(f"--compile is a `bench speed` option, not one of `bench {args.suite}`")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
-        run_speed_benchmark(out, quick=args.quick)
+        run_speed_benchmark(out, quick=args.quick, compile=args.compile)
     elif args.suite == "tokenizer":
         from cosmos_sim.benchmarks.tokenizer import run_tokenizer_benchmark
 
@@ -253,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=None, help="folder for results (default: outputs/bench/SUITE)")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     bench.add_argument(
+        "--compile",
+        action="store_true",
+        help="speed: the world model's DiT through torch.compile (about a minute of compilation first)",
+    )
+    bench.add_argument(
         "--checkpoint",
         action="append",
         metavar="DIR",
@@ -359,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        # Bad input from the user: one clear line, no traceback.
+    except (ValueError, OSError, RuntimeError) as exc:
+        # Bad input from the user (OSError: a path that is a file, a folder that cannot be written): one
+        # clear line, no traceback.
         print(f"cosmos-sim {args.verb}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -44,3 +44,17 @@ def test_demo_writes_dataset_video_and_summary(tmp_path, capsys):
     assert (tmp_path / "pushblock_expert" / "meta" / "info.json").exists()
     assert "| episode |" in (tmp_path / "summary.md").read_text()
     assert "Expert success rate" in capsys.readouterr().out
+
+
+def test_a_file_where_a_folder_belongs_is_one_line_not_a_traceback(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("kept")
+    # The generator refuses before recording; the demo's mkdir error is reported, not raised.
+    assert main(["generate", "--out", str(a_file / "data"), "--episodes", "1"]) == 2
+    assert f"{a_file} exists and is not a folder" in capsys.readouterr().err
+    assert main(["demo", "--out", str(a_file), "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cosmos-sim demo: error:") and "Traceback" not in err
+    assert main(["bench", "physics", "--compile"]) == 2
+    assert "--compile is a `bench speed` option" in capsys.readouterr().err
+    assert a_file.read_text() == "kept"

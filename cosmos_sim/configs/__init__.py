@@ -1,5 +1,6 @@
-"""Shipped Hydra configs (one package per trainable: ``tokenizer/``, ``wfm/``), and the two helpers
-every config entry point uses: composing a recipe with overrides, and refusing unknown fields."""
+"""Shipped Hydra configs (one package per trainable: ``tokenizer/``, ``wfm/``), and the helpers every
+config entry point uses: composing a recipe with overrides, refusing unknown fields, and checking that
+each scalar field holds a value of its type."""
 
 from __future__ import annotations
 
@@ -31,3 +32,41 @@ def check_known_fields(cls: type, data: dict) -> None:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown fields {unknown}; known: {sorted(names)}")
+
+
+_SCALAR_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "str": (str,),
+}
+
+
+def _type_ok(value: Any, annotation: str) -> bool:
+    """Whether ``value`` fits a field annotated ``int``, ``float``, ``bool``, ``str``, ``X | None`` or
+    ``tuple[int, ...]``-like; other annotations are not checked here (True)."""
+    annotation = annotation.replace(" ", "")
+    if annotation.endswith("|None"):
+        return value is None or _type_ok(value, annotation[: -len("|None")])
+    if annotation.startswith(("tuple[", "list[")):
+        inner = annotation[annotation.index("[") + 1 : -1].split(",")[0]
+        if inner not in _SCALAR_TYPES:
+            return True
+        return isinstance(value, (tuple, list)) and all(_type_ok(v, inner) for v in value)
+    if annotation not in _SCALAR_TYPES:
+        return True
+    if annotation != "bool" and isinstance(value, bool):
+        return False  # True is an int to Python, not a width or a learning rate to us
+    return isinstance(value, _SCALAR_TYPES[annotation])
+
+
+def check_field_types(config: Any) -> None:
+    """Raise a ValueError naming the first field of the dataclass ``config`` whose value is not of its
+    annotated type (``dim: "192"``, ``batch: abc``): called first in ``__post_init__``, so the range checks
+    that follow compare numbers, and a config read from JSON or YAML fails with the field's name."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(f.type, str) and not _type_ok(value, f.type):
+            raise ValueError(
+                f"{type(config).__name__}.{f.name} must be {f.type}, got {value!r} ({type(value).__name__})"
+            )

@@ -70,6 +70,11 @@ class GenerateConfig:
             )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"GenerateConfig.max_steps must be >= 1, got {self.max_steps!r}")
+        # A file on the way to the output would only show once a worker process writes an episode.
+        output = Path(self.output)
+        existing = next((p for p in (output, *output.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"GenerateConfig.output {output}: {existing} exists and is not a folder")
 
 
 class _Recorder:

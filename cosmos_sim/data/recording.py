@@ -30,6 +30,10 @@ def make_recording_env(env_id: str, env_kwargs: dict[str, Any] | None = None) ->
     if env_id not in gym.registry:
         known = sorted(k for k in gym.registry if k.startswith("cosmos_sim/"))
         raise ValueError(f"unknown env id {env_id!r}; registered cosmos-sim ids: {known}")
+    creator = gym.spec(env_id).entry_point
+    creator = gym.envs.registration.load_env_creator(creator) if isinstance(creator, str) else creator
+    if not (isinstance(creator, type) and issubclass(creator, MujocoSceneEnv)):
+        raise ValueError(f"{env_id!r} is not a cosmos-sim MuJoCo scene and cannot be recorded")
     env_kwargs = dict(env_kwargs or {})
     if "return_frames" in env_kwargs:
         raise ValueError("env_kwargs may not set 'return_frames': recording always returns every frame")

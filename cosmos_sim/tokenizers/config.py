@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from cosmos_sim.configs import check_known_fields
+from cosmos_sim.configs import check_field_types, check_known_fields
 
 KINDS = ("CV", "DV")
 
@@ -54,6 +54,7 @@ class TokenizerConfig:
     """Channels of the frames (RGB)."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.kind not in KINDS:
             raise ValueError(f"TokenizerConfig.kind must be one of {KINDS}, got {self.kind!r}")
         for name in ("channels_mult", "attn_resolutions", "levels"):

@@ -27,7 +27,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio
 from tqdm import tqdm
 
-from cosmos_sim.configs import compose_recipe
+from cosmos_sim.configs import check_field_types, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -64,6 +64,7 @@ class TokenizerDataConfig:
     """Processes recording missing episodes."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
         if not self.scenes:
             raise ValueError("TokenizerDataConfig.scenes is empty: name at least one scene")
@@ -121,6 +122,7 @@ class TokenizerTrainConfig:
     """Learning-rate multiplier applied at each rollback (kept across a resume)."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if isinstance(self.model, dict):
             self.model = TokenizerConfig.from_dict(self.model)
         if isinstance(self.data, dict):

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from cosmos_sim.configs import compose_recipe
+from cosmos_sim.configs import check_field_types, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -80,6 +80,7 @@ class WFMDataConfig:
     """Processes recording missing episodes."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
         if not self.scenes:
             raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")
@@ -126,6 +127,7 @@ class WindowFocus:
         self.dims = list(self.dims)
         if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in self.dims):
             raise ValueError(f"WindowFocus.dims must be state dimensions (integers >= 0), got {self.dims}")
+        check_field_types(self)  # after the dims checks, whose messages say more
         if not 0 <= self.fraction < 1 or self.min_change < 0:
             raise ValueError(
                 f"WindowFocus: need 0 <= fraction < 1 and min_change >= 0; got fraction {self.fraction}, "
@@ -161,6 +163,7 @@ class OptimizerConfig:
     """Gradient norm clip."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         self.betas = tuple(self.betas)
         if self.lr <= 0 or self.warmup_steps < 1 or self.grad_clip <= 0:
             raise ValueError(
@@ -221,6 +224,7 @@ class WFMTrainConfig:
     """Interval between sample videos (0 disables them)."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if isinstance(self.model, dict):
             self.model = DiffusionWorldModelConfig.from_dict(self.model)
         if isinstance(self.data, dict):

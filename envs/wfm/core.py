@@ -81,6 +81,16 @@ class _DecoderStream:
         self.live = np.ones(len(rows), dtype=bool)  # False once that sub-env has reset into another stream
 
 
+def _numeric_option(owner: str, name: str, value: Any) -> np.ndarray:
+    """A reset option as a float64 array, or a ValueError naming the option."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{owner}.reset: options[{name!r}] must be numbers, got {value!r} ({error})"
+        ) from error
+
+
 class WorldModelCore:
     """``num_envs`` episodes of a world model imitating a MuJoCo scene; see the module docstring."""
 
@@ -92,6 +102,7 @@ class WorldModelCore:
         task_env_id: str | None = None,
         device: str | torch.device | None = None,
         bf16: bool = True,
+        compile: bool = False,
         sampler: SamplerConfig | dict | None = None,
         reset_source: str = "mujoco",
         dataset: str | Path | None = None,
@@ -121,7 +132,12 @@ class WorldModelCore:
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.world = load_world_model(
-            path, task=self.task_env_id, sampler=sampler or CONTROL_SAMPLER, device=device, bf16=bf16
+            path,
+            task=self.task_env_id,
+            sampler=sampler or CONTROL_SAMPLER,
+            device=device,
+            bf16=bf16,
+            compile=compile,
         )
         self.checkpoint = path
         k, window = self.world.actions_per_step, self.world.config.window
@@ -219,6 +235,10 @@ class WorldModelCore:
 
         ``batch`` is None for the single env (arrays without a leading axis) or the number of sub-envs.
         """
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(
+                f"{self.owner}.reset: options must be a dict or None, got {type(options).__name__}"
+            )
         options = dict(options or {})
         if "frames" not in options:
             if "actions" in options:
@@ -259,7 +279,11 @@ class WorldModelCore:
             raise ValueError(
                 f"{self.owner}.reset: {t} frames need the {t - 1} actions between them in options['actions']"
             )
-        actions = np.zeros((*lead, t - 1, a)) if actions is None else np.asarray(actions, dtype=np.float64)
+        actions = (
+            np.zeros((*lead, t - 1, a))
+            if actions is None
+            else _numeric_option(self.owner, "actions", actions)
+        )
         if actions.shape != (*lead, t - 1, a) or not np.all(np.isfinite(actions)):
             raise ValueError(
                 f"{self.owner}.reset: options['actions'] must be finite, of shape ({lead_text}{t - 1}, {a}), "
@@ -268,7 +292,7 @@ class WorldModelCore:
         actions = np.clip(actions, self.action_space.low, self.action_space.high).astype(np.float32)
         if "goal" not in options:
             raise ValueError(f"{self.owner}.reset: options['frames'] need options['goal'] ({self.goal_dim},)")
-        goal = np.asarray(options["goal"], dtype=np.float64)
+        goal = _numeric_option(self.owner, "goal", options["goal"])
         if goal.shape != (*lead, self.goal_dim) or not np.all(np.isfinite(goal)):
             raise ValueError(
                 f"{self.owner}.reset: options['goal'] must be finite, of shape ({lead_text}{self.goal_dim},), "

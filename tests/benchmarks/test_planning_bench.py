@@ -57,15 +57,34 @@ def test_finished_methods_are_reused_and_other_settings_recompute(tiny_pushblock
     assert again["methods"]["random"]["wall_s"] == first["methods"]["random"]["wall_s"] == cached["wall_s"]
     other = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, **{**run, "steps": 3})
     assert other["steps"] == 3 and other["methods"]["random"]["settings"]["steps"] == 3
+    # A result torn by a kill (or edited into nonsense) is not trusted: the method runs again, over it.
+    (tmp_path / "methods" / "random.json").write_text('{"settings": {"steps"')
+    with pytest.warns(UserWarning, match="random.json is not a readable result"):
+        rerun = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, **run)
+    assert (
+        json.loads((tmp_path / "methods" / "random.json").read_text())["wall_s"]
+        == rerun["methods"]["random"]["wall_s"]
+    )
+    assert not list((tmp_path / "methods").glob(".*tmp*"))  # written through a temporary file, renamed
 
 
-def test_bad_settings_are_refused(tiny_pushblock_world_model, tmp_path):
+def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_model, tmp_path):
     with pytest.raises(ValueError, match="unknown planning methods"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, methods=("wfm-foo",))
     with pytest.raises(ValueError, match="planning: seeds must be a positive integer, got 0"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, seeds=0)
     with pytest.raises(FileNotFoundError, match="no world model"):
         run_planning_benchmark(tmp_path / "missing", tmp_path)
+    with pytest.raises(ValueError, match="planning: steps must be a positive integer, got -1"):
+        run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=-1)
+    physics = save_tiny_world_model(tmp_path / "physics", "cosmos_sim/Physics")
+    with pytest.raises(ValueError, match="imitates cosmos_sim/Physics; .* needs a cosmos_sim/PushBlock-"):
+        run_planning_benchmark(physics, tmp_path)
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("kept")
+    with pytest.raises(ValueError, match="output path .*report.txt exists and is not a folder"):
+        run_planning_benchmark(tiny_pushblock_world_model, a_file)
+    assert a_file.read_text() == "kept"
     with pytest.raises(ValueError, match="replan_every"):
         PlanningBudget(horizon=2, replan_every=3)
     with pytest.raises(ValueError, match="population"):

@@ -61,3 +61,16 @@ def test_rollout_benchmark_writes_its_report(tmp_path):
         summary["psnr_changed"] - summary["copy_psnr_changed"],
         abs=0.011,  # each rounded to 0.01
     )
+
+
+def test_a_world_model_of_another_task_or_an_output_file_fails_before_any_work(
+    save_tiny_world_model, tiny_pushblock_world_model, tmp_path
+):
+    physics = save_tiny_world_model(tmp_path / "physics", "cosmos_sim/Physics")
+    with pytest.raises(ValueError, match="rollout: the world model at .* imitates cosmos_sim/Physics"):
+        run_rollout_benchmark(physics, tmp_path / "bench", data_root=tmp_path / "data", progress=False)
+    a_file = tmp_path / "bench.json"
+    a_file.write_text("kept")
+    with pytest.raises(ValueError, match="rollout: output path .*bench.json exists and is not a folder"):
+        run_rollout_benchmark(tiny_pushblock_world_model, a_file, data_root=tmp_path / "data", progress=False)
+    assert a_file.read_text() == "kept" and not (tmp_path / "data").exists()  # nothing recorded

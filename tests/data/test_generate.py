@@ -107,6 +107,9 @@ def test_unknown_env_id_is_a_clear_error(tmp_path, capsys):
     )
     assert code == 2
     assert "unknown env id" in capsys.readouterr().err
+    # A registered id that is not a MuJoCo scene (a world-model env) is named as such, before any work.
+    with pytest.raises(ValueError, match="'cosmos_sim/WFM-PushBlock-v0' is not a cosmos-sim MuJoCo scene"):
+        generate(_config(tmp_path / "z", env_id="cosmos_sim/WFM-PushBlock-v0"), progress=False)
 
 
 def test_bad_config_values_are_rejected():

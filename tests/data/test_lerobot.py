@@ -475,6 +475,13 @@ def test_missing_and_corrupt_videos_are_named(reference_dataset, tmp_path):
 def test_bad_info_json_and_unfinished_datasets_are_named(reference_dataset, tmp_path, synthetic):
     root = _copy(reference_dataset, tmp_path)
     info = root / "meta" / "info.json"
+    good = json.loads(info.read_text())
+    info.write_text(json.dumps({**good, "fps": 0}))
+    with pytest.raises(DatasetError, match=r"meta/info\.json: fps must be a positive number, got 0"):
+        EpisodeDataset(root)
+    info.write_text(json.dumps({**good, "data_path": "data/chunk-{chunk}/file-{file_index:03d}.parquet"}))
+    with pytest.raises(DatasetError, match=r"meta/info\.json: data_path .* is not a template of"):
+        EpisodeDataset(root)
     info.write_text("{ not json")
     with pytest.raises(DatasetError, match=r"meta/info\.json: not valid JSON"):
         EpisodeDataset(root)

@@ -306,6 +306,10 @@ def test_bad_input_is_a_clear_error(checkpoint, tmp_path, save_tiny_world_model)
         env.reset(options={"frames": np.zeros((5, 64, 64, 3), dtype=np.uint8), "goal": goal})
     with pytest.raises(ValueError, match="unknown options"):
         env.reset(options={"sate": np.zeros(5)})  # a typo reaches the scene's reset, which names it
+    with pytest.raises(ValueError, match=r"options\['goal'\] must be numbers, got 'abc'"):
+        env.reset(options={"frames": frame, "goal": "abc"})
+    with pytest.raises(ValueError, match="options must be a dict or None, got list"):
+        env.reset(options=[1])
     # The step before the bad resets is not lost: the env continues.
     assert env.step(np.zeros(2, dtype=np.float32))[0].shape == (64, 64, 3)
 

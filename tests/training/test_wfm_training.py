@@ -173,6 +173,8 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         (["focus.fraction=0.5", "focus.dims=[2]"], "needs min_change > 0"),
         (["focus.dims=2"], "must be a list of state dimensions"),
         (["focus.dims=[1.5]"], r"integers >= 0"),
+        (["batch=abc"], r"WFMTrainConfig.batch must be int, got 'abc'"),
+        (["optimizer.lr=fast"], r"OptimizerConfig.lr must be float, got 'fast'"),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):

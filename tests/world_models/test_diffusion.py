@@ -229,6 +229,30 @@ def test_world_model_api_shapes(world_model):
     assert world_model.predict_state(predicted).shape == (2, 3, 3)
 
 
+def test_compiled_world_model_steps_as_the_eager_one(world_model):
+    """``compile=True`` runs the DiT through torch.compile: the same rollout up to kernel rounding, and
+    the parameter names unchanged (about a minute of compilation on 2 CPU cores)."""
+    compiled = DiffusionWorldModel(
+        LatentDiffusionModel(world_model.config),
+        world_model.tokenizer,
+        sampler=world_model.sampler,
+        compile=True,
+    )
+    compiled.model.load_state_dict(world_model.model.state_dict())  # strict: the keys are unchanged
+    assert compiled.compiled and not world_model.compiled
+    rng = np.random.default_rng(2)
+    frames = rng.integers(0, 256, (2, 5, 32, 32, 3), dtype=np.uint8)
+    actions = rng.uniform(-1, 1, (2, 4, 2)).astype(np.float32)
+    future = torch.from_numpy(rng.uniform(-1, 1, (2, 2, 4, 2)).astype(np.float32))
+    eager, fast = (
+        w.rollout(w.encode(frames, actions), future, torch.Generator().manual_seed(0))
+        for w in (world_model, compiled)
+    )
+    assert fast.shape == eager.shape
+    # The kernels fused differently: rounding-sized differences only.
+    assert (fast - eager).abs().max() < 0.05 * eager.abs().max()
+
+
 def test_decoder_runs_in_the_world_models_precision(world_model):
     """``bf16`` covers the tokenizer's decoder: its frames differ from float32 by rounding only."""
     latents = world_model.encode(
@@ -286,6 +310,12 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         (dict(edm=dict(condition_sigma=0.5)), "condition_sigma must be in"),
         (dict(state_consistency=-1.0), "state_consistency must be >= 0"),
         (dict(gelu="relu"), "gelu must be 'tanh' or 'exact'"),
+        # Types, as a hand-edited config.json or a YAML override can get them wrong:
+        (dict(dim="192"), r"DiffusionWorldModelConfig.dim must be int, got '192' \(str\)"),
+        (dict(depth=True), r"depth must be int, got True \(bool\)"),
+        (dict(latent_size=(4, "4")), r"latent_size must be tuple\[int, int\]"),
+        (dict(edm=[1]), "edm must be an EDMConfig or a dict"),
+        (dict(edm=dict(sigma_data="0.5")), "EDMConfig.sigma_data must be float"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):
@@ -336,7 +366,17 @@ def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
     config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
     model_dir = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
     assert load_world_model(model_dir).config == config
+    record_path = model_dir / "config.json"
+    record = record_path.read_text()
+    record_path.write_text(record.replace('"tokenizer_dir"', '"tokenizer_folder"'))
+    with pytest.raises(ValueError, match="'tokenizer_dir' must name the tokenizer's folder, got None"):
+        load_world_model(model_dir)
+    record_path.write_text(record)
     weights = model_dir / "model.safetensors"
+    weights.rename(model_dir / "moved.safetensors")
+    with pytest.raises(FileNotFoundError, match="no world model weights at .*model.safetensors"):
+        load_world_model(model_dir)
+    (model_dir / "moved.safetensors").rename(weights)
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))

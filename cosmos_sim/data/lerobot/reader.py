@@ -91,6 +91,19 @@ class EpisodeDataset:
             raise DatasetError(f"{path}: invalid feature entry: {error}") from error
         if any(s.is_video for s in features.values()) and not isinstance(info.get("video_path"), str):
             raise DatasetError(f"{path}: has video features but no video_path template")
+        if not info["fps"] > 0 or isinstance(info["fps"], bool):
+            raise DatasetError(f"{path}: fps must be a positive number, got {info['fps']!r}")
+        # The path templates are filled in for every episode read: a wrong placeholder fails here, once.
+        templates = {"data_path": {"chunk_index": 0, "file_index": 0}}
+        if isinstance(info.get("video_path"), str):
+            templates["video_path"] = {"video_key": "key", "chunk_index": 0, "file_index": 0}
+        for key, fields in templates.items():
+            try:
+                info[key].format(**fields)
+            except (KeyError, IndexError, ValueError) as error:
+                raise DatasetError(
+                    f"{path}: {key} {info[key]!r} is not a template of {sorted(fields)} ({error!r})"
+                ) from error
         return info
 
     def _interrupted_hint(self) -> str:

@@ -88,6 +88,7 @@ def load_world_model(
     sampler: SamplerConfig = CONTROL_SAMPLER,
     device: str | torch.device = "cpu",
     bf16: bool = True,
+    compile: bool = False,
 ) -> DiffusionWorldModel:
     """A saved world model with its tokenizer, ready to ``encode``/``step``/``decode``.
 
@@ -97,7 +98,14 @@ def load_world_model(
     config, record = read_world_model_config(directory)
     if task is not None and task != config.task:
         raise ValueError(f"{directory}: this world model imitates {config.task}, not {task}")
-    tok_dir = Path(tokenizer_dir) if tokenizer_dir is not None else Path(record["tokenizer_dir"])
+    if tokenizer_dir is None:
+        tokenizer_dir = record.get("tokenizer_dir")
+        if not isinstance(tokenizer_dir, str) or not tokenizer_dir:
+            raise ValueError(
+                f"{Path(directory) / CONFIG_FILE}: 'tokenizer_dir' must name the tokenizer's folder, got "
+                f"{tokenizer_dir!r} (or pass tokenizer_dir=)"
+            )
+    tok_dir = Path(tokenizer_dir)
     if not tok_dir.is_absolute() and not tok_dir.exists():
         tok_dir = PACKAGE_ROOT / tok_dir
     if tokenizer_fingerprint(tok_dir) != config.tokenizer:
@@ -107,6 +115,8 @@ def load_world_model(
             f"trained with"
         )
     weights = Path(directory) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(f"no world model weights at {weights} (its config.json is there)")
     if sha256_file(weights) != record.get("weights_sha256"):
         raise ValueError(
             f"{weights} does not match the SHA-256 in its config: the checkpoint is torn or edited"
@@ -116,4 +126,4 @@ def load_world_model(
     # A loaded model is for inference: frozen, so a planner's gradient reaches the actions only.
     model.requires_grad_(False)
     tokenizer = load_tokenizer(tok_dir).requires_grad_(False)
-    return DiffusionWorldModel(model, tokenizer, sampler=sampler, device=device, bf16=bf16)
+    return DiffusionWorldModel(model, tokenizer, sampler=sampler, device=device, bf16=bf16, compile=compile)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from cosmos_sim.configs import check_known_fields
+from cosmos_sim.configs import check_field_types, check_known_fields
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class EDMConfig:
     """Noise level the conditioning frames are given at sampling time."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         for name in ("sigma_data", "p_std", "sigma_min", "sigma_max", "rho", "condition_sigma_max"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"EDMConfig.{name} must be > 0, got {getattr(self, name)!r}")
@@ -104,10 +105,15 @@ class DiffusionWorldModelConfig:
     """Tokenizer the latents come from (its weights' SHA-256); a checkpoint of another is refused."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         for name in ("latent_size", "patch"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if isinstance(self.edm, dict):
             object.__setattr__(self, "edm", EDMConfig(**self.edm))
+        if not isinstance(self.edm, EDMConfig):
+            raise ValueError(
+                f"DiffusionWorldModelConfig.edm must be an EDMConfig or a dict, got {self.edm!r}"
+            )
         if len(self.patch) != 3 or self.patch[0] != 1 or min(self.patch) < 1:
             raise ValueError(
                 f"DiffusionWorldModelConfig.patch must be (1, ph, pw) (one latent frame per token row), "

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cosmos_sim.configs import check_field_types
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.dit import LatentDiT
 from cosmos_sim.world_models.diffusion.edm import (
@@ -45,6 +46,7 @@ class SamplerConfig:
     on, so a jump from 80 straight to 0.002 multiplies the denoiser's error by 500."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.steps < 1:
             raise ValueError(f"SamplerConfig.steps must be >= 1, got {self.steps}")
         if self.guidance < 0:
