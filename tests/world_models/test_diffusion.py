@@ -232,6 +232,8 @@ def test_world_model_api_shapes(world_model):
 def test_compiled_world_model_steps_as_the_eager_one(world_model):
     """``compile=True`` runs the DiT through torch.compile: the same rollout up to kernel rounding, and
     the parameter names unchanged (about a minute of compilation on 2 CPU cores)."""
+    with pytest.raises(ValueError, match="compile must be True or False, got 'yes'"):
+        DiffusionWorldModel(world_model.model, world_model.tokenizer, compile="yes")
     compiled = DiffusionWorldModel(
         LatentDiffusionModel(world_model.config),
         world_model.tokenizer,

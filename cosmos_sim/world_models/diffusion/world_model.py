@@ -36,7 +36,10 @@ class DiffusionWorldModel:
         elementwise work (norms, modulation, GELU, rotary embedding) outweighs its matmuls, and Inductor
         fuses it: faster steps after a one-off compilation that takes about a minute on 2 CPU cores,
         repeated once when a second batch size appears (the graph is then made shape-generic). Worth it
-        for long runs (RL, many episodes), not for a few steps (README "Speed")."""
+        for long runs (RL, many episodes), not for a few steps (README "Speed"). ``model``'s DiT is
+        compiled in place: another world model built on the same ``model`` runs compiled too."""
+        if not isinstance(compile, bool):
+            raise ValueError(f"DiffusionWorldModel: compile must be True or False, got {compile!r}")
         config, tok = model.config, tokenizer.config
         if tok.kind != "CV":
             raise ValueError(
