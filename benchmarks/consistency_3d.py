@@ -109,11 +109,11 @@ import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import (
     cases_cell,
+    check_output_folder,
     file_name,
     jsonable,
     markdown_footer,
     nanmean,
-    output_folder,
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
@@ -636,7 +636,7 @@ def run_consistency_3d_benchmark(
 
     ``seeds`` defaults to ``default_seeds()`` (``QUICK_SEEDS`` of them with ``quick``).
     """
-    out = output_folder("3d", out)
+    out = check_output_folder("3d", out)
     start = time.perf_counter()
     if matcher not in MATCHERS:
         raise ValueError(f"unknown matcher {matcher!r}; choose from {sorted(MATCHERS)}")
@@ -672,6 +672,7 @@ def run_consistency_3d_benchmark(
         "rows": rows,
         "machine": describe_machine(device="cpu", threads=torch.get_num_threads()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
     plot_curves(

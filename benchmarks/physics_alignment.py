@@ -79,11 +79,11 @@ import cosmos_sim.envs  # noqa: F401  (registers the scenes)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import (
     cases_cell,
+    check_output_folder,
     file_name,
     jsonable,
     markdown_footer,
     nanmean,
-    output_folder,
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
@@ -594,7 +594,7 @@ def run_physics_alignment_benchmark(
 
     ``seeds`` defaults to ``default_seeds()`` (``QUICK_SEEDS`` of them with ``quick``).
     """
-    out = output_folder("physics", out)
+    out = check_output_folder("physics", out)
     start = time.perf_counter()
     models = resolve_sources(
         sources, checkpoints, predictions, default_checkpoint=DEFAULT_CHECKPOINT, reserved=(CEILING, FLOOR)
@@ -622,6 +622,7 @@ def run_physics_alignment_benchmark(
         },
         "machine": describe_machine(device="cpu", threads=torch.get_num_threads()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     if videos:
         report["videos"] = _write_videos(rows, truths, out / "videos")
     plot_curves(

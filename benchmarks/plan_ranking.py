@@ -58,7 +58,7 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import jsonable, output_folder, positive_int, require_pushblock_model
+from cosmos_sim.benchmarks.report import check_output_folder, jsonable, positive_int, require_pushblock_model
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners.closed_loop import LatentTracker
@@ -240,7 +240,7 @@ def run_plan_ranking_benchmark(
     path = resolve_checkpoint(checkpoint)
     config, _ = read_world_model_config(path)
     require_pushblock_model("plan-ranking", path, config.task, "the costs and the expert are PushBlock's")
-    out = output_folder("plan-ranking", out)
+    out = check_output_folder("plan-ranking", out)
     if quick:
         seeds, leads, candidates = min(seeds, 2), leads[:2], min(candidates, 16)
     seed_list = list(range(SEED_OFFSET, SEED_OFFSET + seeds))
@@ -309,6 +309,7 @@ def run_plan_ranking_benchmark(
         "seconds": time.perf_counter() - tick,
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     (out / "plan_ranking.json").write_text(json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
     markdown = _markdown(report)
     (out / "plan_ranking.md").write_text(markdown)

@@ -47,7 +47,7 @@ from tqdm import tqdm
 import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import output_folder, positive_int, require_pushblock_model
+from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
 from cosmos_sim.data.video_io import encode_video
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
@@ -432,7 +432,7 @@ def run_planning_benchmark(
     require_pushblock_model(
         "planning", checkpoint, config.task, "the task, its expert and oracle are PushBlock's"
     )
-    out = output_folder("planning", out)
+    out = check_output_folder("planning", out)
     world = load_world_model(checkpoint)
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
@@ -447,7 +447,7 @@ def run_planning_benchmark(
         seeds, steps, video_episodes = min(seeds, 2), min(steps or episode_steps, 6), min(video_episodes, 1)
     steps = steps or episode_steps
     seed_list = [SEED_OFFSET + i for i in range(seeds)]
-    (out / "methods").mkdir(exist_ok=True)
+    (out / "methods").mkdir(parents=True, exist_ok=True)
     settings = {
         "checkpoint": str(checkpoint),
         # The weights, not only the folder: a model retrained into the same folder is planned afresh.

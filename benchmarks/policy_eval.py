@@ -64,7 +64,7 @@ from tqdm import tqdm
 
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import output_folder, positive_int, require_pushblock_model
+from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
 from cosmos_sim.envs.policies import Policy, PushBlockExpertPolicy, RandomPolicy
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
@@ -354,7 +354,7 @@ def run_policy_eval_benchmark(
     path = resolve_checkpoint(checkpoint)
     config, _ = read_world_model_config(path)
     require_pushblock_model("policy-eval", path, config.task, "its policies are PushBlock's")
-    out = output_folder("policy-eval", out)
+    out = check_output_folder("policy-eval", out)
     steps = (
         gym.spec(config.task).max_episode_steps
         if steps is None
@@ -420,6 +420,7 @@ def run_policy_eval_benchmark(
         "seconds": {side: round(sum(p[side]["seconds"] for p in rows), 2) for side in ("mujoco", "wfm")},
         "machine": describe_machine(device=str(core.world.device), threads=torch.get_num_threads()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     (out / "policy_eval.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     markdown = _markdown(results)
     (out / "policy_eval.md").write_text(markdown)

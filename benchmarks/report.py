@@ -102,13 +102,13 @@ def positive_int(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
-def output_folder(owner: str, out: str | Path) -> Path:
-    """``out`` created now, before any work: a path that exists and is not a folder fails at once
-    instead of after a run whose results it could not take."""
+def check_output_folder(owner: str, out: str | Path) -> Path:
+    """``out`` as a Path, checked before any work: a path that exists and is not a folder fails at once
+    instead of after a run whose results it could not take. (Created where the results are written, so
+    a run refused for another reason leaves no empty folder.)"""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{owner}: output path {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 import cosmos_sim
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import nanmean, output_folder, require_pushblock_model
+from cosmos_sim.benchmarks.report import check_output_folder, nanmean, require_pushblock_model
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
@@ -224,7 +224,7 @@ def run_rollout_benchmark(
     require_pushblock_model(
         "rollout", checkpoint, config.task, "its held-out episodes and block masks are PushBlock's"
     )
-    out = output_folder("rollout", out)
+    out = check_output_folder("rollout", out)
     world = load_world_model(checkpoint)
     k = world.actions_per_step
     if horizon % k:
@@ -283,6 +283,7 @@ def run_rollout_benchmark(
         "training": record.get("metadata", {}),
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
+    out.mkdir(parents=True, exist_ok=True)
     (out / "rollout.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     markdown = _markdown(results)
     (out / "rollout.md").write_text(markdown)

@@ -42,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import cosmos_sim.envs  # noqa: F401
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import output_folder
+from cosmos_sim.benchmarks.report import check_output_folder
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.generate import GenerateConfig, generate
 from cosmos_sim.envs.wfm.core import DEFAULT_CHECKPOINT, resolve_checkpoint
@@ -350,7 +350,8 @@ def run_speed_benchmark(
     WFM-PushBlock env (None: the shipped ``cosmos_sim/zoo/wfm_pushblock``); ``compile``: the world
     model's DiT through ``torch.compile`` (``DiffusionWorldModel``'s ``compile``)."""
     checkpoint = resolve_checkpoint(checkpoint)  # before anything runs: a clear error naming the folder
-    out = output_folder("speed", out)
+    out = check_output_folder("speed", out)
+    out.mkdir(parents=True, exist_ok=True)
     steps = 50 if quick else 200
     vec_steps = 10 if quick else 50
     pushblock = gym.make(ENV_ID).unwrapped

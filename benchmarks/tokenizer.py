@@ -62,7 +62,7 @@ from cosmos_sim.tokenizers.token_stream import MODE_NAMES, decode_tokens, encode
 
 ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
 DEFAULT_CHECKPOINTS = (ZOO / "cv4x8x8", ZOO / "cv4x8x8_v2", ZOO / "dv4x8x8")
-"""The zoo's tokenizers: ``cv4x8x8`` (the shipped world models' latent space), its retrained ``_v2``, DV."""
+"""The zoo's tokenizers: ``cv4x8x8`` (the PushBlock and CameraOrbit world models' latent space), its retrained ``_v2``, DV."""
 DEFAULT_SCENES = (
     SceneData("cosmos_sim/PushBlock-v0", episodes=200, policy="mix"),
     *(

@@ -39,7 +39,7 @@ TRAIN_EXAMPLES = """examples:
   cosmos-sim train tokenizer --config-name dv4x8x8 max_minutes=30 threads=1
   cosmos-sim train tokenizer --config-name tiny out=/tmp/tok data.root=/tmp/tok_data
   cosmos-sim train wfm +experiment=pushblock
-  cosmos-sim train wfm +experiment=physics threads=1        # the 7 passive scenarios, one model
+  cosmos-sim train wfm +experiment=physics                  # the 7 passive scenarios, one model
   cosmos-sim train wfm +experiment=camera_orbit threads=1   # camera-conditioned CameraOrbit
   cosmos-sim train wfm +experiment=tiny out=/tmp/wfm data.root=/tmp/wfm_data
   torchrun --nproc_per_node 2 -m cosmos_sim.cli train wfm +experiment=pushblock parallel=fsdp2
@@ -114,14 +114,18 @@ MUJOCO_SUITES = {
 
 def _run_bench(args: argparse.Namespace) -> int:
     out = args.out or f"outputs/bench/{args.suite}"
-    if args.suite == "speed" and (args.checkpoint or args.data_root):
-        raise ValueError("`bench speed` measures the shipped models; it takes no --checkpoint or --data-root")
+    if args.suite == "speed" and (args.data_root or len(args.checkpoint or []) > 1):
+        raise ValueError(
+            "`bench speed` takes at most one --checkpoint (a PushBlock world model for its WFM env rows) "
+            "and no --data-root"
+        )
     if args.compile and args.suite != "speed":
         raise ValueError(f"--compile is a `bench speed` option, not one of `bench {args.suite}`")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
-        run_speed_benchmark(out, quick=args.quick, compile=args.compile)
+        checkpoint = args.checkpoint[0] if args.checkpoint else None
+        run_speed_benchmark(out, quick=args.quick, checkpoint=checkpoint, compile=args.compile)
     elif args.suite == "tokenizer":
         from cosmos_sim.benchmarks.tokenizer import run_tokenizer_benchmark
 
@@ -265,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="DIR",
         help="tokenizer: a saved tokenizer folder, repeatable (default: zoo cv4x8x8 and dv4x8x8); "
-        "rollout, planning, plan-ranking, policy-eval: one saved world model (default: zoo wfm_pushblock); "
+        "rollout, planning, plan-ranking, policy-eval, speed: one saved world model (default: zoo wfm_pushblock); "
         "physics: world models to score, repeatable (default: zoo wfm_physics if present); "
         "3d: camera world models to score, repeatable (default: zoo wfm_camera_orbit if present)",
     )

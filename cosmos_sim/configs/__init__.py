@@ -5,7 +5,10 @@ each scalar field holds a value of its type."""
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any
+
+import numpy as np
 
 
 def compose_recipe(
@@ -34,10 +37,11 @@ def check_known_fields(cls: type, data: dict) -> None:
         raise ValueError(f"{cls.__name__}: unknown fields {unknown}; known: {sorted(names)}")
 
 
+# numbers.Integral / Real: numpy scalars (a config built from arrays) are numbers too.
 _SCALAR_TYPES: dict[str, tuple[type, ...]] = {
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
+    "int": (numbers.Integral,),
+    "float": (numbers.Real,),
+    "bool": (bool, np.bool_),
     "str": (str,),
 }
 
@@ -55,7 +59,7 @@ def _type_ok(value: Any, annotation: str) -> bool:
         return isinstance(value, (tuple, list)) and all(_type_ok(v, inner) for v in value)
     if annotation not in _SCALAR_TYPES:
         return True
-    if annotation != "bool" and isinstance(value, bool):
+    if annotation != "bool" and isinstance(value, (bool, np.bool_)):
         return False  # True is an int to Python, not a width or a learning rate to us
     return isinstance(value, _SCALAR_TYPES[annotation])
 

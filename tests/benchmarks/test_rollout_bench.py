@@ -69,6 +69,7 @@ def test_a_world_model_of_another_task_or_an_output_file_fails_before_any_work(
     physics = save_tiny_world_model(tmp_path / "physics", "cosmos_sim/Physics")
     with pytest.raises(ValueError, match="rollout: the world model at .* imitates cosmos_sim/Physics"):
         run_rollout_benchmark(physics, tmp_path / "bench", data_root=tmp_path / "data", progress=False)
+    assert not (tmp_path / "bench").exists()  # a refused run leaves no empty output folder
     a_file = tmp_path / "bench.json"
     a_file.write_text("kept")
     with pytest.raises(ValueError, match="rollout: output path .*bench.json exists and is not a folder"):

@@ -343,6 +343,12 @@ def test_unknown_config_keys_are_named():
         DiffusionWorldModelConfig.from_dict({**TINY, "depht": 3})
 
 
+def test_numpy_scalars_are_numbers_to_the_configs():
+    sampler = SamplerConfig(steps=np.int64(2), sigma_min=np.float32(1.0))
+    assert sampler.steps == 2 and sampler.sigma_min == 1.0
+    assert DiffusionWorldModelConfig(**{**TINY, "dim": np.int32(32)}).head_dim == 16
+
+
 def test_a_discrete_tokenizer_is_refused():
     tokenizer = build_tokenizer(
         preset("DV4x8x8", channels=8, channels_mult=(1, 2), num_res_blocks=1, attn_resolutions=())

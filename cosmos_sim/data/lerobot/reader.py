@@ -100,7 +100,7 @@ class EpisodeDataset:
         for key, fields in templates.items():
             try:
                 info[key].format(**fields)
-            except (KeyError, IndexError, ValueError) as error:
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError) as error:
                 raise DatasetError(
                     f"{path}: {key} {info[key]!r} is not a template of {sorted(fields)} ({error!r})"
                 ) from error

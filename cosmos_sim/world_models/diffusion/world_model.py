@@ -57,13 +57,18 @@ class DiffusionWorldModel:
         self.tokenizer = tokenizer.to(device).eval()
         if compile:
             self.model.dit.compile()  # in place: the parameter names (and checkpoints) stay as they are
-        self.compiled = compile
         self.sampler = sampler
         self.device = torch.device(device)
         # The network in bfloat16 (AMX on CPUs, tensor cores on GPUs); the sampler's state stays float32.
         self.bf16 = bf16
         self.actions_per_step = config.actions_per_latent
         self.action_dim = config.action_dim
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the DiT runs through ``torch.compile`` (here, or by another world model on the same
+        network)."""
+        return self.model.dit._compiled_call_impl is not None
 
     @property
     def config(self):
