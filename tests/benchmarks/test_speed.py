@@ -79,3 +79,10 @@ def test_missing_world_model_fails_before_measuring(tmp_path):
     with pytest.raises(FileNotFoundError, match="no_such_model"):
         run_speed_benchmark(out, quick=True, checkpoint=tmp_path / "no_such_model")
     assert not out.exists()
+
+
+def test_a_world_model_of_another_task_fails_before_measuring(save_tiny_world_model, tmp_path):
+    physics = save_tiny_world_model(tmp_path / "physics", "cosmos_sim/Physics")
+    with pytest.raises(ValueError, match="speed: the world model at .* imitates cosmos_sim/Physics"):
+        run_speed_benchmark(tmp_path / "speed", quick=True, checkpoint=physics)
+    assert not (tmp_path / "speed").exists()

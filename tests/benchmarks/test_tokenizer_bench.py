@@ -175,5 +175,8 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
     )
     with pytest.raises(ValueError, match="SceneData fields"):
         run_tokenizer_benchmark([bad_scenes], tmp_path / "o")
-    assert main(["bench", "speed", "--checkpoint", str(checkpoint)]) == 2
-    assert "takes no --checkpoint or --data-root" in capsys.readouterr().err
+    # bench speed takes a world model, not a tokenizer (refused before anything is measured).
+    assert main(["bench", "speed", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "s")]) == 2
+    assert "is not a cosmos-sim diffusion world model config" in capsys.readouterr().err
+    assert main(["bench", "speed", "--data-root", str(tmp_path)]) == 2
+    assert "takes at most one --checkpoint" in capsys.readouterr().err
