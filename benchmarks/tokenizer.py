@@ -51,6 +51,7 @@ from tqdm import tqdm
 
 import cosmos_sim
 from cosmos_sim.benchmarks.machine import describe_machine
+from cosmos_sim.benchmarks.report import check_output_folder
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
@@ -491,8 +492,7 @@ def run_tokenizer_benchmark(
         raise ValueError(f"clips_per_scene must be an int >= 1, got {clips_per_scene!r}")
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1, got batch={batch!r}, repeats={repeats!r}")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"tokenizer: output path {out} exists and is not a folder")
+    check_output_folder("tokenizer", out)
     configs = {}
     for path in checkpoints:  # every checkpoint is checked before any work starts
         if not path.is_dir():

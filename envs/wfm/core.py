@@ -81,14 +81,12 @@ class _DecoderStream:
         self.live = np.ones(len(rows), dtype=bool)  # False once that sub-env has reset into another stream
 
 
-def _numeric_option(owner: str, name: str, value: Any) -> np.ndarray:
-    """A reset option as a float64 array, or a ValueError naming the option."""
+def _as_numbers(what: str, value: Any) -> np.ndarray:
+    """``value`` (actions, a goal) as a float64 array, or a ValueError naming ``what`` it was."""
     try:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"{owner}.reset: options[{name!r}] must be numbers, got {value!r} ({error})"
-        ) from error
+        raise ValueError(f"{what} must be numbers, got {value!r} ({error})") from error
 
 
 class WorldModelCore:
@@ -223,7 +221,7 @@ class WorldModelCore:
     def check_actions(self, actions: Any, shape: tuple[int, ...]) -> np.ndarray:
         """Validate actions of ``shape`` (the single or batched action space) and clip them to the space,
         as the MuJoCo scenes do; float32."""
-        arr = np.asarray(actions, dtype=np.float64)
+        arr = _as_numbers(f"{self.owner}.step: actions", actions)
         if arr.shape != tuple(shape):
             raise ValueError(f"{self.owner}.step: actions must have shape {tuple(shape)}, got {arr.shape}")
         if not np.all(np.isfinite(arr)):
@@ -282,7 +280,7 @@ class WorldModelCore:
         actions = (
             np.zeros((*lead, t - 1, a))
             if actions is None
-            else _numeric_option(self.owner, "actions", actions)
+            else _as_numbers(f"{self.owner}.reset: options['actions']", actions)
         )
         if actions.shape != (*lead, t - 1, a) or not np.all(np.isfinite(actions)):
             raise ValueError(
@@ -292,7 +290,7 @@ class WorldModelCore:
         actions = np.clip(actions, self.action_space.low, self.action_space.high).astype(np.float32)
         if "goal" not in options:
             raise ValueError(f"{self.owner}.reset: options['frames'] need options['goal'] ({self.goal_dim},)")
-        goal = _numeric_option(self.owner, "goal", options["goal"])
+        goal = _as_numbers(f"{self.owner}.reset: options['goal']", options["goal"])
         if goal.shape != (*lead, self.goal_dim) or not np.all(np.isfinite(goal)):
             raise ValueError(
                 f"{self.owner}.reset: options['goal'] must be finite, of shape ({lead_text}{self.goal_dim},), "

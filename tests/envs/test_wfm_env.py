@@ -310,6 +310,8 @@ def test_bad_input_is_a_clear_error(checkpoint, tmp_path, save_tiny_world_model)
         env.reset(options={"frames": frame, "goal": "abc"})
     with pytest.raises(ValueError, match="options must be a dict or None, got list"):
         env.reset(options=[1])
+    with pytest.raises(ValueError, match="WorldModelEnv.step: actions must be numbers, got 'left'"):
+        env.step("left")
     # The step before the bad resets is not lost: the env continues.
     assert env.step(np.zeros(2, dtype=np.float32))[0].shape == (64, 64, 3)
 
