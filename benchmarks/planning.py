@@ -50,6 +50,7 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
 from cosmos_sim.data.video_io import encode_video, temporary_sibling
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
+from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
 from cosmos_sim.planners.closed_loop import ClosedLoopResult, LatentTracker, run_closed_loop
 from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
@@ -58,8 +59,6 @@ from cosmos_sim.planners.mpc import MPCController
 from cosmos_sim.world_models.base import LatentState
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
 
-ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
-DEFAULT_CHECKPOINT = ZOO / "wfm_pushblock"
 METHODS = ("random", "wfm-cem", "wfm-icem", "wfm-mppi", "wfm-gradient", "oracle-cem", "expert")
 SEED_OFFSET = 30_000
 """Held-out reset seeds start here; recordings for training use seeds below 10,000."""
@@ -423,11 +422,7 @@ def run_planning_benchmark(
     seeds = positive_int("planning", "seeds", seeds)
     if steps is not None:
         steps = positive_int("planning", "steps", steps)
-    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
-    if not (checkpoint / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
-        )
+    checkpoint = resolve_checkpoint(checkpoint)
     config, record = read_world_model_config(checkpoint)
     require_pushblock_model(
         "planning", checkpoint, config.task, "the task, its expert and oracle are PushBlock's"

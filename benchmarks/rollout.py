@@ -35,19 +35,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import cosmos_sim
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, nanmean, require_pushblock_model
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.metrics.objects import PUSHBLOCK_BLOCK_RGB, color_mask, mask_centroids
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
-
-ZOO = Path(cosmos_sim.__file__).resolve().parent / "zoo"
-DEFAULT_CHECKPOINT = ZOO / "wfm_pushblock"
 
 
 def _block_centroids(frames: np.ndarray) -> np.ndarray:
@@ -215,11 +212,7 @@ def run_rollout_benchmark(
     quick: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
-    if not (checkpoint / "config.json").is_file():
-        raise FileNotFoundError(
-            f"no world model at {checkpoint} (pass --checkpoint; train one with `cosmos-sim train wfm`)"
-        )
+    checkpoint = resolve_checkpoint(checkpoint)
     config, record = read_world_model_config(checkpoint)
     require_pushblock_model(
         "rollout", checkpoint, config.task, "its held-out episodes and block masks are PushBlock's"

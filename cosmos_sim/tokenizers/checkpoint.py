@@ -121,9 +121,9 @@ def read_record(directory: str | Path, fmt: str, kind: str) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no {kind} checkpoint at {directory}: {CONFIG_FILE} is missing")
     try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON text: {error}") from error
     if not isinstance(data, dict) or data.get("format") != fmt or "config" not in data:
         raise ValueError(f"{path} is not a cosmos-sim {kind} config (expected format {fmt!r})")
     return data

@@ -55,7 +55,7 @@ def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
         which = "the default world model checkpoint" if checkpoint is None else "world model checkpoint"
         raise FileNotFoundError(
             f"{which} {path} does not exist (no config.json): pass checkpoint=<folder of a saved world "
-            f"model>, or train one with `cosmos-sim train wfm +experiment=pushblock`"
+            f"model> (--checkpoint on the command line), or train one with `cosmos-sim train wfm +experiment=pushblock`"
         )
     return path
 

@@ -73,7 +73,7 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, methods=("wfm-foo",))
     with pytest.raises(ValueError, match="planning: seeds must be a positive integer, got 0"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, seeds=0)
-    with pytest.raises(FileNotFoundError, match="no world model"):
+    with pytest.raises(FileNotFoundError, match="world model checkpoint .*missing does not exist"):
         run_planning_benchmark(tmp_path / "missing", tmp_path)
     with pytest.raises(ValueError, match="planning: steps must be a positive integer, got -1"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=-1)

@@ -63,9 +63,11 @@ def test_rollout_benchmark_writes_its_report(tmp_path):
     )
 
 
-def test_a_world_model_of_another_task_or_an_output_file_fails_before_any_work(
+def test_a_missing_or_foreign_world_model_or_an_output_file_fails_before_any_work(
     save_tiny_world_model, tiny_pushblock_world_model, tmp_path
 ):
+    with pytest.raises(FileNotFoundError, match="world model checkpoint .*missing does not exist"):
+        run_rollout_benchmark(tmp_path / "missing", tmp_path / "bench", data_root=tmp_path / "data")
     physics = save_tiny_world_model(tmp_path / "physics", "cosmos_sim/Physics")
     with pytest.raises(ValueError, match="rollout: the world model at .* imitates cosmos_sim/Physics"):
         run_rollout_benchmark(physics, tmp_path / "bench", data_root=tmp_path / "data", progress=False)

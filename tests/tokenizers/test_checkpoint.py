@@ -493,6 +493,8 @@ def test_bad_checkpoint_directories_fail_clearly_and_stay_untouched(tmp_path, mo
     expect_failure(ValueError, "is not a cosmos-sim tokenizer config")
     (directory / CONFIG_FILE).write_text("{not json")
     expect_failure(ValueError, "is not valid JSON")
+    (directory / CONFIG_FILE).write_bytes(b'{"format": "\xff"}')  # not UTF-8: the file is still named
+    expect_failure(ValueError, r"config\.json is not valid JSON text: .*utf-8")
     (directory / CONFIG_FILE).write_text(json.dumps(config))
     # A corrupt weights file.
     (directory / WEIGHTS_FILE).write_bytes(b"\x00" * 5)
