@@ -74,3 +74,13 @@ def check_field_types(config: Any) -> None:
             raise ValueError(
                 f"{type(config).__name__}.{f.name} must be {f.type}, got {value!r} ({type(value).__name__})"
             )
+
+
+def check_sections(config: Any, sections: dict[str, type]) -> None:
+    """Raise a ValueError naming the first nested section of ``config`` (``model``, ``data``...) that is not
+    of its class once dicts were converted: ``model=null`` on the command line fails here, by name,
+    instead of as an AttributeError later."""
+    for name, kind in sections.items():
+        value = getattr(config, name)
+        if not isinstance(value, kind):
+            raise ValueError(f"{type(config).__name__}.{name} must be a mapping of settings, got {value!r}")

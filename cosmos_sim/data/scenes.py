@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cosmos_sim.configs import check_field_types
 from cosmos_sim.data.generate import GenerateConfig, generate
 
 SPLIT_SEEDS = {"train": 0, "heldout": 1_000_000}
@@ -39,6 +40,7 @@ class SceneData:
     ``PushBlock-v0``); another name lets one env appear twice, recorded with two policies."""
 
     def __post_init__(self) -> None:
+        check_field_types(self)
         if self.episodes < 1 or self.heldout_episodes < 1:
             raise ValueError(
                 f"SceneData({self.env_id}): episode counts must be >= 1, got {self.episodes}, {self.heldout_episodes}"
@@ -69,6 +71,12 @@ def ensure_scene_datasets(
     root: str | Path, scenes: Sequence[SceneData], split: str, *, workers: int = 2, progress: bool = True
 ) -> list[Path]:
     """The dataset folder of each scene in ``split``, recording missing episodes first."""
+    if (Path(root) / "meta" / "info.json").is_file():
+        raise ValueError(
+            f"{root} is one episode dataset (it has meta/info.json), not a data root: a data root holds "
+            f"<split>/<scene>/ datasets, here {root}/{split}/{scenes[0].name if scenes else '<scene>'}/ "
+            f"(missing episodes are recorded there)"
+        )
     paths = []
     for scene in scenes:
         path = scene_dataset_dir(root, scene, split)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,22 +82,45 @@ def save_checkpoint(
     pointer = root / (LATEST + ".tmp")
     pointer.write_text(final.name + "\n")
     os.replace(pointer, root / LATEST)
-    for old in sorted(p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))[:-keep]:
+    complete = [p for p in root.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp")]
+    # By step number, not by name: "step-1000000" sorts before "step-999000" as a string.
+    for old in sorted(complete, key=_step_of)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _step_of(folder: Path) -> int:
+    try:
+        return int(folder.name.removeprefix("step-"))
+    except ValueError:
+        return -1  # a folder someone else named step-*: oldest, never mistaken for the newest
+
+
 def latest_checkpoint(out: str | Path) -> Path | None:
-    """The newest complete checkpoint of the run in ``out``, or None."""
-    pointer = Path(out) / CHECKPOINTS / LATEST
-    if not pointer.is_file():
-        return None
-    folder = pointer.parent / pointer.read_text().strip()
-    if not (folder / "trainer.pt").is_file():
-        raise ValueError(
-            f"{pointer} names {folder.name}, which is incomplete; delete {pointer.parent} to start over"
+    """The newest complete checkpoint of the run in ``out``, or None.
+
+    That is the one ``latest`` names; if it names a folder that is gone or incomplete (deleted by hand,
+    say, because it would not load), the newest complete ``step-*`` folder, with a warning."""
+    root = Path(out) / CHECKPOINTS
+    pointer = root / LATEST
+    complete = sorted(
+        (p for p in root.glob("step-*") if not p.name.endswith(".tmp") and (p / "trainer.pt").is_file()),
+        key=_step_of,
+    )
+    if pointer.is_file():
+        named = root / pointer.read_text().strip()
+        if named in complete:
+            return named
+        if not complete:
+            raise ValueError(
+                f"{pointer} names {named.name}, which is missing or incomplete, and {root} holds no other "
+                f"complete checkpoint; delete {root} to start over"
+            )
+        warnings.warn(
+            f"{pointer} names {named.name}, which is missing or incomplete; resuming from {complete[-1].name}",
+            stacklevel=2,
         )
-    return folder
+    return complete[-1] if complete else None
 
 
 def load_checkpoint(folder: str | Path) -> dict[str, Any]:
@@ -107,7 +131,10 @@ def load_checkpoint(folder: str | Path) -> dict[str, Any]:
         state["model"] = load_file(str(folder / "model.safetensors"))
         if (folder / "ema.safetensors").is_file():
             state["ema"] = {**state.get("ema", {}), "shadow": load_file(str(folder / "ema.safetensors"))}
-    except (OSError, RuntimeError, KeyError, ValueError) as error:
-        raise ValueError(f"cannot read checkpoint {folder}: {error}") from error
-    _restore_rng(state["rng"])
+        _restore_rng(state["rng"])
+    except Exception as error:  # torch.load, safetensors and the RNG restore each raise their own kinds
+        raise ValueError(
+            f"cannot read checkpoint {folder} ({type(error).__name__}: {error}); delete that folder "
+            f"and the run resumes from the one before it, if any"
+        ) from error
     return state

@@ -54,10 +54,10 @@ def load_training_state(
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, KeyError, OSError, ValueError) as error:
+    except Exception as error:  # a truncated file (EOFError, UnpicklingError) as well as another model's
         raise ValueError(
-            f"cannot resume from {path}: {error}. It was written by a different model or config; "
-            f"train into a new folder or delete that file to start over"
+            f"cannot resume from {path} ({type(error).__name__}: {error}). It is damaged or was written by "
+            f"a different model or config; train into a new folder or delete that file to start over"
         ) from error
     return {
         "step": int(state["step"]),

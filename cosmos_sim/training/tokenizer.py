@@ -27,7 +27,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio
 from tqdm import tqdm
 
-from cosmos_sim.configs import check_field_types, compose_recipe
+from cosmos_sim.configs import check_field_types, check_sections, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -41,6 +41,7 @@ from cosmos_sim.training.distributed import (
     teardown_distributed,
     wrap_for_training,
 )
+from cosmos_sim.training.run_folder import claim_run_folder
 from cosmos_sim.training.state import load_training_state, save_training_state, warmup_cosine
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ class TokenizerTrainConfig:
             self.data = TokenizerDataConfig(**self.data)
         if isinstance(self.loss, dict):
             self.loss = ReconstructionLossConfig(**self.loss)
+        check_sections(
+            self, {"model": TokenizerConfig, "data": TokenizerDataConfig, "loss": ReconstructionLossConfig}
+        )
         k = self.model.temporal_compression
         if (self.data.clip_frames - 1) % k or self.data.clip_frames < 1 + k:
             raise ValueError(
@@ -207,14 +211,11 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"train tokenizer: out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     device = context.device
 
     if context.is_main:
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
+        claim_run_folder(out, "tokenizer", config.to_dict(), same_paths=("data.root",))
         ensure_scene_datasets(
             config.data.root, config.data.scenes, "train", workers=config.data.workers, progress=progress
         )

@@ -18,7 +18,7 @@ latent space.
 from __future__ import annotations
 
 import dataclasses
-import json
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 from tqdm import tqdm
 
-from cosmos_sim.configs import check_field_types, compose_recipe
+from cosmos_sim.configs import check_field_types, check_sections, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -47,10 +48,11 @@ from cosmos_sim.training.distributed import (
     wrap_for_training,
 )
 from cosmos_sim.training.ema import EMA
+from cosmos_sim.training.run_folder import claim_run_folder
 from cosmos_sim.training.state import warmup_cosine
 from cosmos_sim.training.tracking import RunLogger
 from cosmos_sim.world_models.base import LatentState
-from cosmos_sim.world_models.diffusion.checkpoint import save_world_model, tokenizer_fingerprint
+from cosmos_sim.world_models.diffusion.checkpoint import PACKAGE_ROOT, save_world_model, tokenizer_fingerprint
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
@@ -71,7 +73,8 @@ class WFMDataConfig:
     """The model's task, which its checkpoint carries and loaders check: by default the one scene's env
     id; required when the scenes are several envs (a family name such as ``cosmos_sim/Physics``)."""
     tokenizer: str = "cosmos_sim/zoo/cv4x8x8"
-    """Folder of the frozen continuous tokenizer."""
+    """Folder of the frozen continuous tokenizer; a relative path that is not found from the working
+    folder is looked up in the installed package (the zoo's ``cosmos_sim/zoo/...``)."""
     video_key: str = "observation.image"
     """Dataset features: frames, task state and actions."""
     state_key: str = "observation.state"
@@ -81,6 +84,9 @@ class WFMDataConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
+        tokenizer = Path(self.tokenizer)
+        if not tokenizer.is_absolute() and not tokenizer.exists() and (PACKAGE_ROOT / tokenizer).exists():
+            self.tokenizer = str(PACKAGE_ROOT / tokenizer)  # a zoo path such as the default, from any folder
         self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
         if not self.scenes:
             raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")
@@ -165,6 +171,8 @@ class OptimizerConfig:
     def __post_init__(self) -> None:
         check_field_types(self)
         self.betas = tuple(self.betas)
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"OptimizerConfig.betas must be two numbers in [0, 1), got {list(self.betas)}")
         if self.lr <= 0 or self.warmup_steps < 1 or self.grad_clip <= 0:
             raise ValueError(
                 f"OptimizerConfig: need lr > 0, warmup_steps >= 1, grad_clip > 0; got {self.lr}, "
@@ -178,6 +186,9 @@ class StageConfig:
 
     until: float
     window: int
+
+    def __post_init__(self) -> None:
+        check_field_types(self)
 
 
 @dataclass
@@ -233,6 +244,17 @@ class WFMTrainConfig:
             self.optimizer = OptimizerConfig(**self.optimizer)
         if isinstance(self.focus, dict):
             self.focus = WindowFocus(**self.focus)
+        check_sections(
+            self,
+            {
+                "model": DiffusionWorldModelConfig,
+                "data": WFMDataConfig,
+                "optimizer": OptimizerConfig,
+                "focus": WindowFocus,
+            },
+        )
+        if not isinstance(self.stages, list):
+            raise ValueError(f"WFMTrainConfig.stages must be a list of stages, got {self.stages!r}")
         self.stages = [s if isinstance(s, StageConfig) else StageConfig(**s) for s in self.stages]
         for stage in self.stages:
             if not 2 <= stage.window <= self.model.window or not 0 < stage.until <= 1:
@@ -272,13 +294,13 @@ class LatentEpisodes:
         latents: list[torch.Tensor],
         actions: list[torch.Tensor],
         states: list[torch.Tensor],
-        dataset_episodes: int | None = None,
+        source: str = "",
         weights: torch.Tensor | None = None,
     ) -> None:
         self.latents = latents  # per episode: float (C, 1 + n, h, w)
         self.actions = actions  # per episode: float (n, k, A)
         self.states = states  # per episode: float (1 + n, S)
-        self.dataset_episodes = len(latents) if dataset_episodes is None else dataset_episodes
+        self.source = source  # fingerprint of the dataset and keys these were encoded from ("": unknown)
         self.weights = weights  # per episode sampling weight; None: uniform
         self._focused: dict[tuple, torch.Tensor] = {}  # (window, dims, min_change) -> (M, 2) windows
 
@@ -310,10 +332,15 @@ class LatentEpisodes:
         cls, dataset_dir: Path, tokenizer_dir: str | Path, data: WFMDataConfig, cache: Path
     ) -> LatentEpisodes:
         dataset = EpisodeDataset(dataset_dir)
+        source = _dataset_fingerprint(dataset_dir, data)
         if cache.is_file():
-            cached = cls.load(cache)
-            if cached.dataset_episodes == len(dataset):
-                return cached  # else the dataset grew since: encode it again
+            try:
+                cached = cls.load(cache)
+            except ValueError as error:  # derived data: rebuild it rather than stop the run
+                logger.warning("%s; encoding the dataset again", error)
+            else:
+                if cached.source == source:
+                    return cached  # else the dataset was re-recorded or grew, or other keys are read
         tokenizer = load_tokenizer(tokenizer_dir)
         k = tokenizer.config.temporal_compression
         missing = {data.video_key, data.state_key, data.action_key} - set(dataset.features)
@@ -333,7 +360,7 @@ class LatentEpisodes:
             states.append(torch.tensor(episode[data.state_key][::k][: 1 + n]).float())
         if not latents:
             raise ValueError(f"{dataset_dir}: no episode has {1 + k} frames or more")
-        result = cls(latents, actions, states, dataset_episodes=len(dataset))
+        result = cls(latents, actions, states, source=source)
         result.save(cache)
         return result
 
@@ -345,22 +372,28 @@ class LatentEpisodes:
             "latents": torch.cat(self.latents, dim=1).contiguous(),
             "actions": torch.cat(self.actions).contiguous(),
             "states": torch.cat(self.states).contiguous(),
-            "dataset_episodes": torch.tensor(self.dataset_episodes),
         }
         tmp = path.with_suffix(".tmp")
-        save_file(tensors, str(tmp))
+        save_file(tensors, str(tmp), metadata={"source": self.source})
         tmp.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> LatentEpisodes:
-        t = load_file(str(path))
-        lengths = t["lengths"].tolist()
-        return cls(
-            list(t["latents"].split(lengths, dim=1)),
-            list(t["actions"].split([n - 1 for n in lengths])),
-            list(t["states"].split(lengths)),
-            dataset_episodes=int(t["dataset_episodes"]) if "dataset_episodes" in t else None,
-        )
+        try:
+            with safe_open(str(path), "pt") as file:
+                source = (file.metadata() or {}).get("source", "")
+                t = {key: file.get_tensor(key) for key in ("lengths", "latents", "actions", "states")}
+            lengths = t["lengths"].tolist()
+            return cls(
+                list(t["latents"].split(lengths, dim=1)),
+                list(t["actions"].split([n - 1 for n in lengths])),
+                list(t["states"].split(lengths)),
+                source=source,
+            )
+        except Exception as error:  # a truncated file, a missing tensor, inconsistent lengths
+            raise ValueError(
+                f"latent cache {path} is unreadable ({type(error).__name__}: {error})"
+            ) from error
 
     def statistics(self) -> tuple[torch.Tensor, ...]:
         """Per-channel latent mean/std and per-dimension state mean/std over every frame."""
@@ -442,6 +475,16 @@ class LatentEpisodes:
         return starts
 
 
+def _dataset_fingerprint(dataset_dir: Path, data: WFMDataConfig) -> str:
+    """What a latent cache was encoded from: the dataset's metadata (its settings, episode index and
+    statistics change whenever episodes are recorded again or added) and the keys read from it."""
+    digest = hashlib.sha256(f"{data.video_key}|{data.state_key}|{data.action_key}".encode())
+    meta = dataset_dir / "meta"
+    for file in sorted(p for p in meta.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(meta)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
 def _episode_cache(data: WFMDataConfig, scene: SceneData, tokenizer_dir: str) -> Path:
     return (
         Path(data.root) / "latents" / f"{scene.name}-{tokenizer_fingerprint(tokenizer_dir)[:16]}.safetensors"
@@ -470,9 +513,6 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"train wfm: out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     device, data_cfg = context.device, config.data
     tok_cfg = load_tokenizer(data_cfg.tokenizer).config
@@ -490,7 +530,7 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
 
     caches = [_episode_cache(data_cfg, scene, data_cfg.tokenizer) for scene in data_cfg.scenes]
     if context.is_main:
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
+        claim_run_folder(out, "wfm", config.to_dict(), same_paths=("data.root", "data.tokenizer"))
         ensure_scene_datasets(
             data_cfg.root, data_cfg.scenes, "train", workers=data_cfg.workers, progress=progress
         )

@@ -31,6 +31,7 @@ def test_train_and_heldout_are_separate_datasets_with_disjoint_seeds(tmp_path):
         (dict(episodes=1, weight=0.0), "weight must be > 0"),
         (dict(episodes=1, reset_options=["domain_randomization"]), "reset_options must be a mapping"),
         (dict(episodes=1, dataset="../elsewhere"), "dataset must be a plain folder name"),
+        (dict(episodes="two"), "SceneData.episodes must be int"),
         (dict(episodes=1, dataset=".."), "dataset must be a plain folder name"),
     ],
 )
@@ -70,3 +71,12 @@ def test_a_scene_records_with_its_reset_options(tmp_path):
     ]
     # Same seed, same camera orbit: only the randomized scene's objects and floor tell them apart.
     assert np.abs(first[0].astype(int) - first[1].astype(int)).mean() > 10
+
+
+def test_a_data_root_that_is_one_dataset_is_refused_before_recording(tmp_path):
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "info.json").write_text("{}")  # what `cosmos-sim generate --out` writes
+    scene = SceneData("cosmos_sim/PushBlock-v0", episodes=1)
+    with pytest.raises(ValueError, match=r"is one episode dataset .* here .*/train/PushBlock-v0/"):
+        ensure_scene_datasets(tmp_path, [scene], "train", workers=1, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta"]  # nothing recorded into it

@@ -66,11 +66,20 @@ def test_a_diverging_run_rolls_back_to_its_best_state_at_a_lower_learning_rate(t
     assert not any("rollback" in m for m in summarize_metrics(off))
 
 
-def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, data_root):
+def test_a_run_folder_resumes_only_its_own_recipe_and_a_damaged_state_is_named(tmp_path, data_root):
     out = tmp_path / "run"
     train_tokenizer(_tiny(out, data_root, "max_steps=2"), progress=False)
-    with pytest.raises(ValueError, match="cannot resume from .*train_state.pt"):
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    # Another architecture or loss would train on from this run's weights and overwrite its model.
+    with pytest.raises(ValueError, match=r"holds a run with other settings.*model\.channels: 8 -> 16"):
         train_tokenizer(_tiny(out, data_root, "max_steps=4", "model.channels=16"), progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # config.json kept
+    # A saved model is not a run folder.
+    with pytest.raises(ValueError, match=r"out .*model holds a saved model \(cosmos_sim\.tokenizer/1\)"):
+        train_tokenizer(_tiny(out / "model", data_root), progress=False)
+    (out / "train_state.pt").write_bytes(b"")  # as a power cut can leave it
+    with pytest.raises(ValueError, match=r"cannot resume from .*train_state\.pt \(EOFError"):
+        train_tokenizer(_tiny(out, data_root, "max_steps=4"), progress=False)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +91,7 @@ def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, data_root
         (["lr=-1"], "lr > 0"),
         (["rollback_lr_factor=0"], "0 < rollback_lr_factor <= 1"),
         (["rollback_drop_db=-1"], "rollback_drop_db >= 0"),
+        (["loss=null"], "TokenizerTrainConfig.loss must be a mapping of settings, got None"),
     ],
 )
 def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):

@@ -160,6 +160,28 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         load_world_model(final, task="cosmos_sim/CameraOrbit-v0")
 
 
+def test_a_run_folder_resumes_only_its_own_recipe(tmp_path, data_root, tokenizer):
+    out = tmp_path / "run"
+    train_wfm(_config(out, data_root, tokenizer, "max_steps=2"), progress=False)
+    config = (out / "config.json").read_bytes()
+    with pytest.raises(
+        ValueError, match=r"holds a run with other settings.*optimizer\.lr: 0\.0003 -> 0\.002"
+    ):
+        train_wfm(_config(out, data_root, tokenizer, "max_steps=4", "optimizer.lr=0.002"), progress=False)
+    assert (out / "config.json").read_bytes() == config and _steps(out) == [2]
+    # The budget may change: this resumes.
+    train_wfm(_config(out, data_root, tokenizer, "max_steps=4", "max_minutes=9"), progress=False)
+    assert _steps(out) == [2, 4]
+    # Neither a saved model (here the tokenizer it was trained on) nor the other trainer's run is a WFM run.
+    with pytest.raises(ValueError, match=r"out .*tiny holds a saved model \(cosmos_sim\.tokenizer/1\)"):
+        train_wfm(_config(tokenizer, data_root, tokenizer), progress=False)
+    other = tmp_path / "tokenizer_run"
+    other.mkdir()
+    (other / "train_state.pt").write_bytes(b"state")
+    with pytest.raises(ValueError, match=r"holds a `train tokenizer` run \(train_state\.pt\)"):
+        train_wfm(_config(other, data_root, tokenizer), progress=False)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -175,6 +197,11 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         (["focus.dims=[1.5]"], r"integers >= 0"),
         (["batch=abc"], r"WFMTrainConfig.batch must be int, got 'abc'"),
         (["optimizer.lr=fast"], r"OptimizerConfig.lr must be float, got 'fast'"),
+        (["optimizer.betas=[0.9]"], r"OptimizerConfig.betas must be two numbers in \[0, 1\), got \[0.9\]"),
+        (["model.heads=0"], r"dim \(32\) / heads \(0\) must be an even head dimension"),
+        (["focus=null"], r"WFMTrainConfig.focus must be a mapping of settings, got None"),
+        (["stages=[{until: 0.5, window: two}]"], r"StageConfig.window must be int, got 'two'"),
+        (["data.scenes.0.episodes=1e3"], r"SceneData.episodes must be int, got 1000.0"),
     ],
 )
 def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
@@ -182,17 +209,32 @@ def test_bad_configs_are_clear_errors(tmp_path, tokenizer, extra, message):
         _config(tmp_path / "run", tmp_path / "data", tokenizer, *extra)
 
 
-def test_the_latent_cache_is_rebuilt_when_the_dataset_grows(tmp_path, tokenizer):
+def test_the_latent_cache_is_rebuilt_when_its_dataset_changes_or_it_is_damaged(tmp_path, tokenizer, caplog):
+    import shutil
+
     from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
     from cosmos_sim.training.wfm import LatentEpisodes, WFMDataConfig
 
     cache = tmp_path / "latents.safetensors"
-    for episodes in (1, 2):
-        scene = SceneData("cosmos_sim/PushBlock-v0", episodes=episodes, policy="random")
+
+    def build(episodes, policy):
+        scene = SceneData("cosmos_sim/PushBlock-v0", episodes=episodes, policy=policy)
         data = WFMDataConfig(root=str(tmp_path), scenes=[scene], tokenizer=str(tokenizer), workers=1)
         (path,) = ensure_scene_datasets(tmp_path, [scene], "train", workers=1, progress=False)
-        built = LatentEpisodes.build(path, tokenizer, data, cache)
-        assert len(built.latents) == episodes == LatentEpisodes.load(cache).dataset_episodes
+        return path, LatentEpisodes.build(path, tokenizer, data, cache)
+
+    path, one = build(1, "random")
+    _, two = build(2, "random")  # the dataset grew
+    assert len(one.latents) == 1 and len(two.latents) == 2 and two.source != one.source
+    assert LatentEpisodes.load(cache).source == two.source
+    shutil.rmtree(path)  # recorded again with another policy: same size, other episodes
+    _, expert = build(2, "expert")
+    assert expert.source != two.source and not torch.equal(expert.actions[0], two.actions[0])
+    cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    with pytest.raises(ValueError, match="latent cache .*latents.safetensors is unreadable"):
+        LatentEpisodes.load(cache)
+    _, rebuilt = build(2, "expert")
+    assert "encoding the dataset again" in caplog.text and rebuilt.source == expert.source
 
 
 def test_a_model_of_several_scenes_trains_on_all_of_them(tmp_path, tokenizer):

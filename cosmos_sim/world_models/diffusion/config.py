@@ -126,7 +126,12 @@ class DiffusionWorldModelConfig:
                 f"DiffusionWorldModelConfig.latent_size {self.latent_size} must divide by the patch "
                 f"{self.patch[1:]}"
             )
-        if self.dim % self.heads or (self.dim // self.heads) % 2 or self.dim // self.heads < 6:
+        if (
+            self.heads < 1
+            or self.dim % self.heads
+            or (self.dim // self.heads) % 2
+            or self.dim // self.heads < 6
+        ):
             raise ValueError(
                 f"DiffusionWorldModelConfig: dim ({self.dim}) / heads ({self.heads}) must be an even head "
                 f"dimension >= 6 (3D RoPE splits it over T, H and W)"

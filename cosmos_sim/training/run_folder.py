@@ -1,0 +1,112 @@
+"""The run folder ``out`` of a training command: claimed before anything is recorded or written.
+
+A run folder holds its trainer's state (the tokenizer trainer's ``train_state.pt``, the world-model
+trainer's ``checkpoints/``), the run's ``config.json`` and at the end the model in ``out/model``.
+Training into a folder that holds a state resumes that run. So before anything is written:
+
+- a folder that is a saved model (its ``config.json`` carries a checkpoint ``format``), or that holds
+  the other trainer's run, is refused: training there would overwrite it;
+- a folder with a run of this trainer is resumed only with the same settings, apart from the budget
+  and the machine (``RESUMABLE_CHANGES``): a changed recipe would train on from the old run's weights
+  under the new run's name, and overwrite its exported model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cosmos_sim.data.video_io import temporary_sibling
+
+CONFIG_FILE = "config.json"
+RUN_STATES = {"tokenizer": "train_state.pt", "wfm": "checkpoints"}
+"""What each trainer keeps its resumable state in, inside the run folder."""
+RESUMABLE_CHANGES = frozenset(
+    {
+        "max_minutes",
+        "max_steps",
+        "threads",
+        "device",
+        "save_every_minutes",
+        "sample_every_minutes",
+        "log_every",
+        "data.workers",
+        "out",
+    }
+)
+"""Settings a resumed run may change: how long it trains and on what, not what it learns."""
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): value}
+
+
+def _differences(before: dict, now: dict, same_paths: tuple[str, ...]) -> list[str]:
+    old, new = _flatten(before), _flatten(now)
+    changed = []
+    for key in sorted(old.keys() & new.keys()):  # a key one side lacks came with a newer version
+        if key in RESUMABLE_CHANGES or old[key] == new[key]:
+            continue
+        if key in same_paths and Path(str(old[key])).resolve() == Path(str(new[key])).resolve():
+            continue
+        changed.append(f"{key}: {old[key]!r} -> {new[key]!r}")
+    return changed
+
+
+def claim_run_folder(
+    out: str | Path, trainer: str, config: dict, *, same_paths: tuple[str, ...] = ()
+) -> Path:
+    """Check that ``out`` may hold (or resume) a ``trainer`` run with ``config``; write its config.json.
+
+    ``same_paths``: keys whose values are paths, equal when they resolve to the same place (a run
+    resumed from another working folder)."""
+    command = f"train {trainer}"
+    out = Path(out)
+    text = json.dumps(config, indent=2, default=str) + "\n"
+    config = json.loads(text)  # as it is stored: tuples become lists, so they compare equal to the stored run
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{command}: out {out} exists and is not a folder")
+    config_file = out / CONFIG_FILE
+    before = None
+    if config_file.is_file():
+        try:
+            before = json.loads(config_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(
+                f"{command}: {config_file} is not a run config ({error}); choose another out"
+            ) from error
+        if not isinstance(before, dict) or "format" in before:
+            kind = before.get("format") if isinstance(before, dict) else type(before).__name__
+            raise ValueError(
+                f"{command}: out {out} holds a saved model ({kind}), not a training run; training there "
+                f"would overwrite it: choose another out"
+            )
+    for other, state in RUN_STATES.items():
+        if other != trainer and (out / state).exists():
+            raise ValueError(
+                f"{command}: out {out} holds a `train {other}` run ({state}); training there would "
+                f"overwrite it: choose another out"
+            )
+    if before is not None and (out / RUN_STATES[trainer]).exists():
+        changed = _differences(before, config, same_paths)
+        if changed:
+            raise ValueError(
+                f"{command}: out {out} holds a run with other settings, which this command would resume "
+                f"(only {sorted(RESUMABLE_CHANGES)} may change): {'; '.join(changed)}. Choose another out, "
+                f"or delete {out} to start over"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(config_file)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, config_file)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
