@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
-from cosmos_sim.data.video_io import encode_video, temporary_sibling
+from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
@@ -502,12 +501,8 @@ def run_planning_benchmark(
         )
         record.summarize()
         results[method] = dataclasses.asdict(record)
-        partial = temporary_sibling(cache)  # renamed into place: a killed run leaves no torn result
-        try:
-            partial.write_text(json.dumps(results[method], indent=1) + "\n")
-            os.replace(partial, cache)
-        finally:
-            partial.unlink(missing_ok=True)
+        # Written atomically: a killed run leaves no torn result.
+        write_bytes_atomic(cache, (json.dumps(results[method], indent=1) + "\n").encode())
         if rows:
             truth = np.stack([np.stack(e.frames[1:]) for e in episodes[:rows]])  # (rows, steps * k, H, W, 3)
             imagined = _imagined_frames(world, run, budget, rows)[:, : truth.shape[1]]

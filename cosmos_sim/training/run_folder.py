@@ -14,11 +14,10 @@ Training into a folder that holds a state resumes that run. So before anything i
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from cosmos_sim.data.video_io import temporary_sibling
+from cosmos_sim.data.video_io import write_bytes_atomic
 
 CONFIG_FILE = "config.json"
 RUN_STATES = {"tokenizer": "train_state.pt", "wfm": "checkpoints"}
@@ -102,11 +101,5 @@ def claim_run_folder(
                 f"(only {sorted(RESUMABLE_CHANGES)} may change): {'; '.join(changed)}. Choose another out, "
                 f"or delete {out} to start over"
             )
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(config_file)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, config_file)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(config_file, text.encode())
     return out

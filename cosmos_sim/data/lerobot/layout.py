@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cosmos_sim.data.video_io import temporary_sibling
+from cosmos_sim.data.video_io import temporary_sibling, write_bytes_atomic
 
 CODEBASE_VERSION = "v3.0"
 INFO_PATH = "meta/info.json"
@@ -270,18 +270,8 @@ def _stats_from_json(raw: dict[str, Any], where: str) -> dict[str, dict[str, np.
 _TEMPORARY_FILE = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]+(\.\w+)?$")
 
 
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_json_atomic(path: Path, data: Any) -> None:
-    _write_bytes_atomic(path, (json.dumps(data, indent=4, ensure_ascii=False) + "\n").encode())
+    write_bytes_atomic(path, (json.dumps(data, indent=4, ensure_ascii=False) + "\n").encode())
 
 
 def _write_parquet_atomic(path: Path, tables: list[pa.Table]) -> None:

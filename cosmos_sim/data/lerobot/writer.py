@@ -56,7 +56,6 @@ from cosmos_sim.data.lerobot.layout import (
     _tabular_stats,
     _tasks_table,
     _to_arrow,
-    _write_bytes_atomic,
     _write_json_atomic,
     _write_parquet_atomic,
 )
@@ -68,7 +67,7 @@ from cosmos_sim.data.lerobot.staging import (
     _staging_summary,
     _validate_episode,
 )
-from cosmos_sim.data.video_io import concatenate_videos, probe_video, temporary_sibling
+from cosmos_sim.data.video_io import concatenate_videos, probe_video, temporary_sibling, write_bytes_atomic
 
 
 def _json_normalized(value: Any, what: str) -> Any:
@@ -407,7 +406,7 @@ class EpisodeWriter:
         stats = previous.stats if previous is not None else {}
         self._write_episodes(rows, staged, index_stats, previous, stats)
 
-        _write_bytes_atomic(self.root / _PENDING[TASKS_PATH], _parquet_bytes(_tasks_table(tasks)))
+        write_bytes_atomic(self.root / _PENDING[TASKS_PATH], _parquet_bytes(_tasks_table(tasks)))
         _write_json_atomic(self.root / _PENDING[STATS_PATH], _stats_to_json(stats))
         total_frames = frame_offset + sum(r["length"] for r in staged)
         # The commit: from here on readers see the new episodes.
