@@ -28,6 +28,8 @@ RESUMABLE_CHANGES = frozenset(
         "max_steps",
         "threads",
         "device",
+        "parallel",
+        "bf16",
         "save_every_minutes",
         "sample_every_minutes",
         "log_every",
@@ -35,7 +37,8 @@ RESUMABLE_CHANGES = frozenset(
         "out",
     }
 )
-"""Settings a resumed run may change: how long it trains and on what, not what it learns."""
+"""Settings a resumed run may change: how long it trains and on what machine (checkpoints hold full
+state dicts, so a DDP run resumes under FSDP2 or another process count), not what it learns."""
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
