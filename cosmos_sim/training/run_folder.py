@@ -42,37 +42,57 @@ state dicts, so a DDP run resumes under FSDP2 or another process count), not wha
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"a.b": value}``; lists of mappings (``data.scenes``) by index, so a field
+    added to a scene by a newer version is one key the old run lacks, not a different list."""
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        flat: dict[str, Any] = {f"{prefix}len": len(value)}
+        for i, item in enumerate(value):
+            flat.update(_flatten(item, f"{prefix}{i}."))
+        return flat
     if isinstance(value, dict):
-        flat: dict[str, Any] = {}
+        flat = {}
         for key, item in value.items():
             flat.update(_flatten(item, f"{prefix}{key}."))
         return flat
     return {prefix.rstrip("."): value}
 
 
-def _differences(before: dict, now: dict, same_paths: tuple[str, ...]) -> list[str]:
+def _set_path(config: dict, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for key in parents:
+        config = config[key]
+    config[last] = value
+
+
+def _differences(before: dict, now: dict, paths: tuple[str, ...]) -> list[str]:
     old, new = _flatten(before), _flatten(now)
     changed = []
     for key in sorted(old.keys() & new.keys()):  # a key one side lacks came with a newer version
         if key in RESUMABLE_CHANGES or old[key] == new[key]:
             continue
-        if key in same_paths and Path(str(old[key])).resolve() == Path(str(new[key])).resolve():
-            continue
+        if key in paths and Path(str(old[key])).resolve() == Path(str(new[key])):
+            continue  # an older run stored the path as typed, relative to the folder it ran from
         changed.append(f"{key}: {old[key]!r} -> {new[key]!r}")
     return changed
 
 
 def claim_run_folder(
-    out: str | Path, trainer: str, config: dict, *, same_paths: tuple[str, ...] = ()
+    out: str | Path,
+    trainer: str,
+    config: dict,
+    *,
+    paths: tuple[str, ...] = (),
 ) -> Path:
     """Check that ``out`` may hold (or resume) a ``trainer`` run with ``config``; write its config.json.
 
-    ``same_paths``: keys whose values are paths, equal when they resolve to the same place (a run
-    resumed from another working folder)."""
+    ``paths``: keys whose values are paths; stored resolved, so the run resumes from any working
+    folder."""
     command = f"train {trainer}"
     out = Path(out)
-    text = json.dumps(config, indent=2, default=str) + "\n"
-    config = json.loads(text)  # as it is stored: tuples become lists, so they compare equal to the stored run
+    config = json.loads(json.dumps(config, default=str))  # as stored: tuples become lists, as in the old run
+    for key in paths:
+        _set_path(config, key, str(Path(_flatten(config)[key]).resolve()))
+    text = json.dumps(config, indent=2) + "\n"
     if out.exists() and not out.is_dir():
         raise ValueError(f"{command}: out {out} exists and is not a folder")
     config_file = out / CONFIG_FILE
@@ -97,7 +117,7 @@ def claim_run_folder(
                 f"overwrite it: choose another out"
             )
     if before is not None and (out / RUN_STATES[trainer]).exists():
-        changed = _differences(before, config, same_paths)
+        changed = _differences(before, config, paths)
         if changed:
             raise ValueError(
                 f"{command}: out {out} holds a run with other settings, which this command would resume "

@@ -215,7 +215,7 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     device = context.device
 
     if context.is_main:
-        claim_run_folder(out, "tokenizer", config.to_dict(), same_paths=("data.root",))
+        claim_run_folder(out, "tokenizer", config.to_dict(), paths=("data.root",))
         ensure_scene_datasets(
             config.data.root, config.data.scenes, "train", workers=config.data.workers, progress=progress
         )

@@ -530,7 +530,9 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
 
     caches = [_episode_cache(data_cfg, scene, data_cfg.tokenizer) for scene in data_cfg.scenes]
     if context.is_main:
-        claim_run_folder(out, "wfm", config.to_dict(), same_paths=("data.root", "data.tokenizer"))
+        # The tokenizer by its weights too: one retrained in place would change the latents under the run.
+        recipe = {**config.to_dict(), "tokenizer_sha256": model_cfg.tokenizer}
+        claim_run_folder(out, "wfm", recipe, paths=("data.root", "data.tokenizer"))
         ensure_scene_datasets(
             data_cfg.root, data_cfg.scenes, "train", workers=data_cfg.workers, progress=progress
         )

@@ -160,7 +160,7 @@ def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, 
         load_world_model(final, task="cosmos_sim/CameraOrbit-v0")
 
 
-def test_a_run_folder_resumes_only_its_own_recipe(tmp_path, data_root, tokenizer):
+def test_a_run_folder_resumes_only_its_own_recipe(tmp_path, data_root, tokenizer, monkeypatch):
     out = tmp_path / "run"
     train_wfm(_config(out, data_root, tokenizer, "max_steps=2"), progress=False)
     config = (out / "config.json").read_bytes()
@@ -172,6 +172,15 @@ def test_a_run_folder_resumes_only_its_own_recipe(tmp_path, data_root, tokenizer
     # The budget may change: this resumes.
     train_wfm(_config(out, data_root, tokenizer, "max_steps=4", "max_minutes=9"), progress=False)
     assert _steps(out) == [2, 4]
+    # So may the working folder (paths are stored resolved), and a config.json written by an older
+    # version, whose scenes lack a field added since, is the same recipe.
+    stored = json.loads((out / "config.json").read_text())
+    del stored["data"]["scenes"][0]["dataset"]
+    (out / "config.json").write_text(json.dumps(stored))
+    monkeypatch.chdir(data_root.parent)
+    train_wfm(_config(out, Path(data_root.name), tokenizer, "max_steps=6"), progress=False)
+    assert _steps(out) == [2, 4, 6]
+    assert json.loads((out / "config.json").read_text())["data"]["root"] == str(data_root.resolve())
     # Neither a saved model (here the tokenizer it was trained on) nor the other trainer's run is a WFM run.
     with pytest.raises(ValueError, match=r"out .*tiny holds a saved model \(cosmos_sim\.tokenizer/1\)"):
         train_wfm(_config(tokenizer, data_root, tokenizer), progress=False)
