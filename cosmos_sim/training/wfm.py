@@ -52,7 +52,7 @@ from cosmos_sim.training.run_folder import claim_run_folder
 from cosmos_sim.training.state import warmup_cosine
 from cosmos_sim.training.tracking import RunLogger
 from cosmos_sim.world_models.base import LatentState
-from cosmos_sim.world_models.diffusion.checkpoint import PACKAGE_ROOT, save_world_model, tokenizer_fingerprint
+from cosmos_sim.world_models.diffusion.checkpoint import in_package, save_world_model, tokenizer_fingerprint
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
@@ -84,9 +84,7 @@ class WFMDataConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
-        tokenizer = Path(self.tokenizer)
-        if not tokenizer.is_absolute() and not tokenizer.exists() and (PACKAGE_ROOT / tokenizer).exists():
-            self.tokenizer = str(PACKAGE_ROOT / tokenizer)  # a zoo path such as the default, from any folder
+        self.tokenizer = str(in_package(self.tokenizer))  # a zoo path such as the default, from any folder
         self.scenes = [s if isinstance(s, SceneData) else SceneData(**s) for s in self.scenes]
         if not self.scenes:
             raise ValueError("WFMDataConfig.scenes is empty: name the task's scene")

@@ -32,6 +32,15 @@ def tokenizer_fingerprint(directory: str | Path) -> str:
         raise ValueError(f"{path}: not a saved tokenizer with a weights_sha256 ({error})") from error
 
 
+def in_package(path: str | Path) -> Path:
+    """``path``, or, when it is relative, not found from the working folder and found under the
+    repository / installed package, that one: zoo paths such as ``cosmos_sim/zoo/cv4x8x8`` from any folder."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (PACKAGE_ROOT / path).exists():
+        return PACKAGE_ROOT / path
+    return path
+
+
 def _portable(path: str | Path) -> str:
     """A tokenizer folder as stored: relative to the repository when inside it (the zoo), else absolute."""
     resolved = Path(path).resolve()
@@ -105,9 +114,7 @@ def load_world_model(
                 f"{Path(directory) / CONFIG_FILE}: 'tokenizer_dir' must name the tokenizer's folder, got "
                 f"{tokenizer_dir!r} (or pass tokenizer_dir=)"
             )
-    tok_dir = Path(tokenizer_dir)
-    if not tok_dir.is_absolute() and not tok_dir.exists():
-        tok_dir = PACKAGE_ROOT / tok_dir
+    tok_dir = in_package(tokenizer_dir)
     if tokenizer_fingerprint(tok_dir) != config.tokenizer:
         raise ValueError(
             f"{directory}: the world model was trained on the latents of tokenizer {config.tokenizer[:12]}..., "
