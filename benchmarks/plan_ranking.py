@@ -60,11 +60,10 @@ import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, jsonable, positive_int, require_pushblock_model
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
-from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners.closed_loop import LatentTracker
 from cosmos_sim.planners.costs import TaskStateCost
 from cosmos_sim.planners.dynamics import OracleDynamics, Prediction, WorldModelDynamics
-from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
+from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 
 SEED_OFFSET = 30_000
 """The planning benchmark's held-out reset seeds; recordings for training use seeds below 10,000."""
@@ -237,9 +236,9 @@ def run_plan_ranking_benchmark(
         raise ValueError(f"plan-ranking: leads must be non-negative integers, got {leads!r}")
     if candidates < 2:
         raise ValueError(f"plan-ranking: candidates must be >= 2 to rank, got {candidates}")
-    path = resolve_checkpoint(checkpoint)
-    config, _ = read_world_model_config(path)
-    require_pushblock_model("plan-ranking", path, config.task, "the costs and the expert are PushBlock's")
+    path, config, _ = require_pushblock_model(
+        "plan-ranking", checkpoint, "the costs and the expert are PushBlock's"
+    )
     out = check_output_folder("plan-ranking", out)
     if quick:
         seeds, leads, candidates = min(seeds, 2), leads[:2], min(candidates, 16)

@@ -49,14 +49,13 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
 from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
-from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
 from cosmos_sim.planners.closed_loop import ClosedLoopResult, LatentTracker, run_closed_loop
 from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
 from cosmos_sim.planners.dynamics import OracleDynamics, WorldModelDynamics
 from cosmos_sim.planners.mpc import MPCController
 from cosmos_sim.world_models.base import LatentState
-from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
+from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 
 METHODS = ("random", "wfm-cem", "wfm-icem", "wfm-mppi", "wfm-gradient", "oracle-cem", "expert")
 SEED_OFFSET = 30_000
@@ -421,10 +420,8 @@ def run_planning_benchmark(
     seeds = positive_int("planning", "seeds", seeds)
     if steps is not None:
         steps = positive_int("planning", "steps", steps)
-    checkpoint = resolve_checkpoint(checkpoint)
-    config, record = read_world_model_config(checkpoint)
-    require_pushblock_model(
-        "planning", checkpoint, config.task, "the task, its expert and oracle are PushBlock's"
+    checkpoint, config, record = require_pushblock_model(
+        "planning", checkpoint, "the task, its expert and oracle are PushBlock's"
     )
     out = check_output_folder("planning", out)
     world = load_world_model(checkpoint)

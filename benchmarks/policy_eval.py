@@ -67,8 +67,6 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
 from cosmos_sim.envs.policies import Policy, PushBlockExpertPolicy, RandomPolicy
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
-from cosmos_sim.envs.wfm.core import resolve_checkpoint
-from cosmos_sim.world_models.diffusion.checkpoint import read_world_model_config
 
 WFM_ENV_ID = "cosmos_sim/WFM-PushBlock-v0"
 HELDOUT_SEED = 20_000
@@ -351,9 +349,7 @@ def run_policy_eval_benchmark(
     )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"policy-eval: seed must be a non-negative integer, got {seed!r}")
-    path = resolve_checkpoint(checkpoint)
-    config, _ = read_world_model_config(path)
-    require_pushblock_model("policy-eval", path, config.task, "its policies are PushBlock's")
+    path, config, _ = require_pushblock_model("policy-eval", checkpoint, "its policies are PushBlock's")
     out = check_output_folder("policy-eval", out)
     steps = (
         gym.spec(config.task).max_episode_steps

@@ -11,6 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from cosmos_sim.envs.wfm.core import resolve_checkpoint
+from cosmos_sim.world_models.diffusion.checkpoint import read_world_model_config
+from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
+
 
 def nanmean(values, axis=None):
     """Mean over finite entries; NaN (not a warning) where there are none."""
@@ -115,11 +119,17 @@ def check_output_folder(owner: str, out: str | Path) -> Path:
 PUSHBLOCK_TASK_PREFIX = "cosmos_sim/PushBlock-"
 
 
-def require_pushblock_model(owner: str, path: str | Path, task: str, why: str) -> None:
-    """A ValueError unless the world model at ``path`` imitates a PushBlock scene; ``why``: what in
-    ``owner`` is PushBlock's."""
-    if not task.startswith(PUSHBLOCK_TASK_PREFIX):
+def require_pushblock_model(
+    owner: str, checkpoint: str | Path | None, why: str
+) -> tuple[Path, DiffusionWorldModelConfig, dict]:
+    """The PushBlock world model ``checkpoint`` (None: the shipped one) as its folder, config and JSON
+    record, read before any work; a clear error when there is none, or when it imitates another scene
+    (a ValueError; ``why``: what in ``owner`` is PushBlock's)."""
+    path = resolve_checkpoint(checkpoint)
+    config, record = read_world_model_config(path)
+    if not config.task.startswith(PUSHBLOCK_TASK_PREFIX):
         raise ValueError(
-            f"{owner}: the world model at {path} imitates {task}; {why}, so it needs a "
+            f"{owner}: the world model at {path} imitates {config.task}; {why}, so it needs a "
             f"{PUSHBLOCK_TASK_PREFIX}* world model"
         )
+    return path, config, record

@@ -40,10 +40,9 @@ from cosmos_sim.benchmarks.report import check_output_folder, nanmean, require_p
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video
-from cosmos_sim.envs.wfm.core import resolve_checkpoint
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.metrics.objects import PUSHBLOCK_BLOCK_RGB, color_mask, mask_centroids
-from cosmos_sim.world_models.diffusion.checkpoint import load_world_model, read_world_model_config
+from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
 
 
@@ -212,10 +211,8 @@ def run_rollout_benchmark(
     quick: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    checkpoint = resolve_checkpoint(checkpoint)
-    config, record = read_world_model_config(checkpoint)
-    require_pushblock_model(
-        "rollout", checkpoint, config.task, "its held-out episodes and block masks are PushBlock's"
+    checkpoint, config, record = require_pushblock_model(
+        "rollout", checkpoint, "its held-out episodes and block masks are PushBlock's"
     )
     out = check_output_folder("rollout", out)
     world = load_world_model(checkpoint)

@@ -45,10 +45,9 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, require_pushblock_model
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.generate import GenerateConfig, generate
-from cosmos_sim.envs.wfm.core import DEFAULT_CHECKPOINT, resolve_checkpoint
+from cosmos_sim.envs.wfm.core import DEFAULT_CHECKPOINT
 from cosmos_sim.planners.mujoco_oracle import MujocoOracleDynamics
 from cosmos_sim.world_models.base import LatentState
-from cosmos_sim.world_models.diffusion.checkpoint import read_world_model_config
 
 ENV_ID = "cosmos_sim/PushBlock-v0"
 WFM_ENV_ID = "cosmos_sim/WFM-PushBlock-v0"
@@ -351,9 +350,9 @@ def run_speed_benchmark(
     WFM-PushBlock env (None: the shipped ``cosmos_sim/zoo/wfm_pushblock``); ``compile``: the world
     model's DiT through ``torch.compile`` (``DiffusionWorldModel``'s ``compile``)."""
     # Before anything runs: a clear error naming the folder, the file or the task.
-    checkpoint = resolve_checkpoint(checkpoint)
-    task = read_world_model_config(checkpoint)[0].task
-    require_pushblock_model("speed", checkpoint, task, "its world-model env rows are WFM-PushBlock's")
+    checkpoint, _, _ = require_pushblock_model(
+        "speed", checkpoint, "its world-model env rows are WFM-PushBlock's"
+    )
     out = check_output_folder("speed", out)
     out.mkdir(parents=True, exist_ok=True)
     steps = 50 if quick else 200
