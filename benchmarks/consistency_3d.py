@@ -92,6 +92,7 @@ prints the overall table.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -117,15 +118,16 @@ from cosmos_sim.benchmarks.report import (
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
+    PREDICTION_VIDEO_FORMAT,
     Case,
     PredictionError,
     VideoSource,
-    check_prediction,
     export_cases,
+    predict_case,
     resolve_sources,
     with_round_trips,
 )
-from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.metrics.correspondences import MATCHERS, find_correspondences
 from cosmos_sim.metrics.epipolar import score_two_views
 from cosmos_sim.metrics.point_clouds import INLIER_DISTANCE_M, cloud_consistency, depth_point_cloud
@@ -437,7 +439,14 @@ def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _checked_depth(source: DepthSource, case: Case) -> np.ndarray:
     """The source's depth as float32 ``(horizon, H, W)``, or a PredictionError naming the case."""
-    depth = source.predict_depth(case)
+    try:
+        depth = source.predict_depth(dataclasses.replace(case, context=case.context.copy()))
+    except PredictionError:
+        raise
+    except Exception as error:  # as predict_case: the model's failure is this case's error
+        raise PredictionError(
+            f"{source.name}: {case.key}: the model's depth raised {type(error).__name__}: {error}"
+        ) from error
     expected = (case.horizon, *case.context.shape[1:3])
     if not isinstance(depth, np.ndarray) or depth.shape != expected or depth.dtype.kind != "f":
         found = f"{depth.dtype} {depth.shape}" if isinstance(depth, np.ndarray) else type(depth).__name__
@@ -460,7 +469,7 @@ def evaluate_source(
     for truth in tqdm(truths, desc=source.name, disable=not progress, leave=False):
         case = truth.case
         try:
-            pred = check_prediction(source.predict(case), case, source.name)
+            pred = predict_case(source, case)
             depth = _checked_depth(source, case) if isinstance(source, DepthSource) else None
         except PredictionError as error:
             errors.append({"scenario": case.scenario, "seed": case.seed, "error": str(error)})
@@ -683,9 +692,9 @@ def run_consistency_3d_benchmark(
         log_scale=("sampson_fitted_px", "sampson_calibrated_px"),
     )
     report["seconds"] = round(time.perf_counter() - start, 1)
-    (out / "consistency_3d.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
+    write_bytes_atomic(out / "consistency_3d.json", (json.dumps(jsonable(report), indent=1) + "\n").encode())
     markdown = _markdown(report)
-    (out / "consistency_3d.md").write_text(markdown)
+    write_bytes_atomic(out / "consistency_3d.md", markdown.encode())
     print(markdown.split("\n## CameraOrbit")[0])
     return report
 
@@ -702,6 +711,7 @@ def export_consistency_3d_cases(
     """Write the suite's conditioning (context videos, camera commands, horizon, fps) for a model that
     runs elsewhere; its predictions, ``<folder>/<scenario>/seed_<seed>.mp4``, are scored with
     ``run_consistency_3d_benchmark(predictions=[folder])``."""
+    check_output_folder("bench 3d --export", folder)  # before the simulation, not after it
     seeds = _suite_seeds(seeds, quick)
     truths = build_ground_truth(scenarios, seeds, context_frames=context_frames, horizon=horizon)
     path = export_cases([t.case for t in truths], folder)
@@ -709,6 +719,7 @@ def export_consistency_3d_cases(
     print(
         f"wrote the conditioning of {len(truths)} cases to {path}; write each prediction "
         f"({horizon} frames at {truths[0].case.fps:g} fps, {width}x{height}) to "
-        "<folder>/<scenario>/seed_<seed>.mp4 and run `cosmos-sim bench 3d --predictions <folder>`"
+        f"<folder>/<scenario>/seed_<seed>.mp4 as {PREDICTION_VIDEO_FORMAT}, and run "
+        "`cosmos-sim bench 3d --predictions <folder>`"
     )
     return path

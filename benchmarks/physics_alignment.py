@@ -87,15 +87,16 @@ from cosmos_sim.benchmarks.report import (
     plot_curves,
 )
 from cosmos_sim.benchmarks.video_models import (
+    PREDICTION_VIDEO_FORMAT,
     Case,
     PredictionError,
     VideoSource,
-    check_prediction,
     export_cases,
+    predict_case,
     resolve_sources,
     with_round_trips,
 )
-from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.metrics.frame_quality import frame_quality
 from cosmos_sim.metrics.object_masks import object_masks
 from cosmos_sim.metrics.object_tracks import compare_objects, rest_height
@@ -424,8 +425,7 @@ def evaluate_source(
     for truth in tqdm(truths, desc=source.name, disable=not progress, leave=False):
         case = truth.case
         try:
-            # Sources check their own output; a VideoSource subclass may not.
-            pred = check_prediction(source.predict(case), case, source.name)
+            pred = predict_case(source, case)
         except PredictionError as error:
             errors.append({"scenario": case.scenario, "seed": case.seed, "error": str(error)})
             continue
@@ -632,9 +632,11 @@ def run_physics_alignment_benchmark(
         out / "physics_alignment.png",
     )
     report["seconds"] = round(time.perf_counter() - start, 1)
-    (out / "physics_alignment.json").write_text(json.dumps(jsonable(report), indent=1) + "\n")
+    write_bytes_atomic(
+        out / "physics_alignment.json", (json.dumps(jsonable(report), indent=1) + "\n").encode()
+    )
     markdown = _markdown(report)
-    (out / "physics_alignment.md").write_text(markdown)
+    write_bytes_atomic(out / "physics_alignment.md", markdown.encode())
     print(markdown.split("\n## Physics-")[0])
     return report
 
@@ -652,6 +654,7 @@ def export_physics_cases(
     """Write the suite's conditioning (context videos, actions, horizon, fps) for a model that runs
     elsewhere; its predictions, ``<folder>/<scenario>/seed_<seed>.mp4``, are scored with
     ``run_physics_alignment_benchmark(predictions=[folder])``."""
+    check_output_folder("bench physics --export", folder)  # before the simulation, not after it
     seeds = list(seeds if seeds is not None else default_seeds(QUICK_SEEDS if quick else SEEDS_PER_SCENARIO))
     truths = build_ground_truth(
         scenarios, seeds, context_frames=context_frames, horizon=horizon, perturbation=None, progress=progress
@@ -660,6 +663,7 @@ def export_physics_cases(
     print(
         f"wrote the conditioning of {len(truths)} cases to {path}; write each prediction "
         f"({horizon} frames at {truths[0].case.fps:g} fps, {truths[0].frames.shape[2]}x{truths[0].frames.shape[1]}) "
-        f"to <folder>/<scenario>/seed_<seed>.mp4 and run `cosmos-sim bench physics --predictions <folder>`"
+        f"to <folder>/<scenario>/seed_<seed>.mp4 as {PREDICTION_VIDEO_FORMAT}, and run "
+        "`cosmos-sim bench physics --predictions <folder>`"
     )
     return path

@@ -59,6 +59,7 @@ from tqdm import tqdm
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, jsonable, positive_int, require_pushblock_model
+from cosmos_sim.data.video_io import write_bytes_atomic
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners.closed_loop import LatentTracker
 from cosmos_sim.planners.costs import TaskStateCost
@@ -309,8 +310,10 @@ def run_plan_ranking_benchmark(
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "plan_ranking.json").write_text(json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n")
+    write_bytes_atomic(
+        out / "plan_ranking.json", (json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n").encode()
+    )
     markdown = _markdown(report)
-    (out / "plan_ranking.md").write_text(markdown)
+    write_bytes_atomic(out / "plan_ranking.md", markdown.encode())
     print(markdown)
     return report

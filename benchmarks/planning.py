@@ -80,7 +80,8 @@ class PlanningBudget:
     spread_weight: float = 0.0
     """Weight of the spread of the samples' costs (needs samples > 1)."""
     max_batch: int = 512
-    """Memory budget: candidate sequences per model call, over all problems."""
+    """Memory budget: world-model rollouts per model call, over all problems: candidate sequences
+    times ``samples``. It must hold one candidate of every problem (``seeds * samples``)."""
     common_noise: bool = False
     """World-model methods: the candidates of one problem share their sampling noise
     (``WorldModelDynamics(common_noise=...)``); False draws fresh noise for every candidate."""
@@ -90,10 +91,25 @@ class PlanningBudget:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"PlanningBudget.{name} must be an integer >= 1, got {value!r}")
+        if self.population < 2:
+            raise ValueError(
+                f"PlanningBudget.population must be >= 2 (CEM keeps 2 elites), got {self.population}"
+            )
         if self.replan_every > self.horizon:
             raise ValueError(
                 f"PlanningBudget: replan_every ({self.replan_every}) cannot exceed horizon ({self.horizon})"
             )
+
+    def candidates_per_call(self, problems: int) -> int:
+        """The optimizers' ``max_batch`` (candidate sequences per objective call) under ``max_batch``
+        rollouts, for ``problems`` planned together; a ValueError when one candidate each does not fit."""
+        if self.max_batch < problems * self.samples:
+            raise ValueError(
+                f"PlanningBudget.max_batch={self.max_batch} world-model rollouts per call cannot hold one "
+                f"candidate of each of {problems} problems x {self.samples} samples; raise it (--max-batch) "
+                f"to at least {problems * self.samples}"
+            )
+        return self.max_batch // self.samples
 
     def latent_steps_per_control_step(self) -> float:
         """World-model steps one problem costs per control step (the budget in model calls)."""
@@ -184,24 +200,24 @@ class ExpertController:
         return torch.from_numpy(np.stack(actions))
 
 
-def _optimizer(method: str, budget: PlanningBudget, seed: int):
+def _optimizer(method: str, budget: PlanningBudget, seed: int, problems: int):
     generator = torch.Generator().manual_seed(seed)
     p, i = budget.population, budget.iterations
-    elites = max(2, p // 8)
+    # iCEM's population decays to 2 * elites, which must fit in p (p >= 2 by PlanningBudget).
+    elites = min(max(2, p // 8), p // 2) if method == "wfm-icem" else max(2, p // 8)
+    max_batch = budget.candidates_per_call(problems)
     if method.endswith("-cem"):
         return CEM(
-            CEMConfig(population_size=p, num_elites=elites, num_iterations=i, max_batch=budget.max_batch),
+            CEMConfig(population_size=p, num_elites=elites, num_iterations=i, max_batch=max_batch),
             generator=generator,
         )
     if method == "wfm-icem":
         return ICEM(
-            ICEMConfig(population_size=p, num_elites=elites, num_iterations=i, max_batch=budget.max_batch),
+            ICEMConfig(population_size=p, num_elites=elites, num_iterations=i, max_batch=max_batch),
             generator=generator,
         )
     if method == "wfm-mppi":
-        return MPPI(
-            MPPIConfig(population_size=p, num_iterations=i, max_batch=budget.max_batch), generator=generator
-        )
+        return MPPI(MPPIConfig(population_size=p, num_iterations=i, max_batch=max_batch), generator=generator)
     if method == "wfm-gradient":
         restarts = 2
         return Gradient(
@@ -209,7 +225,7 @@ def _optimizer(method: str, budget: PlanningBudget, seed: int):
                 num_restarts=restarts,
                 num_iterations=min(8, max(1, p * i // restarts)),
                 learning_rate=0.2,
-                max_batch=budget.max_batch,
+                max_batch=max_batch,
             ),
             generator=generator,
         )
@@ -254,7 +270,10 @@ def _run_method(
         make_objective = None
     else:
         controller = MPCController(
-            _optimizer(method, budget, seeds[0]), budget.horizon, budget.replan_every, action_dim=action_dim
+            _optimizer(method, budget, seeds[0], len(seeds)),
+            budget.horizon,
+            budget.replan_every,
+            action_dim=action_dim,
         )
         goals = np.zeros((len(seeds), 3))  # filled once the envs are reset (on_reset runs after reset)
         task = envs[0].task
@@ -424,9 +443,13 @@ def run_planning_benchmark(
         "planning", checkpoint, "the task, its expert and oracle are PushBlock's"
     )
     out = check_output_folder("planning", out)
-    world = load_world_model(checkpoint)
+    # Every setting is checked before the model loads and the envs are built.
+    if isinstance(video_episodes, bool) or not isinstance(video_episodes, int) or video_episodes < 0:
+        raise ValueError(f"planning: video_episodes must be an integer >= 0, got {video_episodes!r}")
+    budget.candidates_per_call(seeds)
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
+    world = load_world_model(checkpoint, device="cuda" if torch.cuda.is_available() else "cpu")
     world.sampler = dataclasses.replace(world.sampler, guidance=float(guidance))
     env_id = config.task
     probe = gym.make(env_id)
@@ -530,9 +553,9 @@ def run_planning_benchmark(
             f"WFM-CEM success {wfm:.2f} vs oracle-CEM {oracle:.2f} with the same budget: "
             f"{ratio * 100:.0f}% of oracle (target >= 90%, and WFM success >= 0.8)."
         )
-    (out / "planning.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_bytes_atomic(out / "planning.json", (json.dumps(report, indent=1) + "\n").encode())
     markdown = _markdown(report)
-    (out / "planning.md").write_text(markdown)
+    write_bytes_atomic(out / "planning.md", markdown.encode())
     _plot(report, out / "planning.png")
     if video is not None:
         fps = round(1 / (control_dt / world.actions_per_step))

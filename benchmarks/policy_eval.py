@@ -65,6 +65,7 @@ from tqdm import tqdm
 import cosmos_sim.envs  # noqa: F401  (registers the env ids)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
+from cosmos_sim.data.video_io import write_bytes_atomic
 from cosmos_sim.envs.policies import Policy, PushBlockExpertPolicy, RandomPolicy
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 
@@ -417,8 +418,10 @@ def run_policy_eval_benchmark(
         "machine": describe_machine(device=str(core.world.device), threads=torch.get_num_threads()),
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "policy_eval.json").write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    write_bytes_atomic(
+        out / "policy_eval.json", (json.dumps(results, indent=2, allow_nan=False) + "\n").encode()
+    )
     markdown = _markdown(results)
-    (out / "policy_eval.md").write_text(markdown)
+    write_bytes_atomic(out / "policy_eval.md", markdown.encode())
     print(markdown)
     return results

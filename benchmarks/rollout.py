@@ -39,7 +39,7 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, nanmean, require_pushblock_model
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
-from cosmos_sim.data.video_io import encode_video
+from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.metrics.objects import PUSHBLOCK_BLOCK_RGB, color_mask, mask_centroids
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
@@ -274,9 +274,9 @@ def run_rollout_benchmark(
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "rollout.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_bytes_atomic(out / "rollout.json", (json.dumps(results, indent=2, default=str) + "\n").encode())
     markdown = _markdown(results)
-    (out / "rollout.md").write_text(markdown)
+    write_bytes_atomic(out / "rollout.md", markdown.encode())
     samples = [clip for p in per_episode for clip in p["samples"][:1]][:8]
     if samples:
         encode_video(out / "rollout.mp4", np.concatenate(samples), fps=10.0, crf=12)

@@ -45,6 +45,7 @@ from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, require_pushblock_model
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.generate import GenerateConfig, generate
+from cosmos_sim.data.video_io import write_bytes_atomic
 from cosmos_sim.envs.wfm.core import DEFAULT_CHECKPOINT
 from cosmos_sim.planners.mujoco_oracle import MujocoOracleDynamics
 from cosmos_sim.world_models.base import LatentState
@@ -520,8 +521,8 @@ def run_speed_benchmark(
         + "\n".join(target_table)
         + "\n"
     )
-    (out / "speed.json").write_text(json.dumps(results, indent=2))
-    (out / "speed.md").write_text(markdown)
+    write_bytes_atomic(out / "speed.json", (json.dumps(results, indent=2)).encode())
+    write_bytes_atomic(out / "speed.md", markdown.encode())
     print(markdown)
     return results
 

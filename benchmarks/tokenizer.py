@@ -55,6 +55,7 @@ from cosmos_sim.benchmarks.report import check_output_folder
 from cosmos_sim.data.clips import ClipDataset
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
+from cosmos_sim.data.video_io import write_bytes_atomic
 from cosmos_sim.frames import frames_to_model, model_to_frames
 from cosmos_sim.metrics.frame_quality import PSNR_CAP_DB, frame_quality
 from cosmos_sim.tokenizers.checkpoint import load_tokenizer, read_tokenizer_config
@@ -493,22 +494,20 @@ def run_tokenizer_benchmark(
     if batch < 1 or repeats < 1:
         raise ValueError(f"batch and repeats must be >= 1, got batch={batch!r}, repeats={repeats!r}")
     check_output_folder("tokenizer", out)
-    configs = {}
-    for path in checkpoints:  # every checkpoint is checked before any work starts
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    loaded = {}
+    for path in checkpoints:  # every checkpoint, weights included, is checked before any work starts
         if not path.is_dir():
             hint = " (the zoo does not ship it yet: pass --checkpoint)" if path in DEFAULT_CHECKPOINTS else ""
             raise FileNotFoundError(f"tokenizer checkpoint folder {path} does not exist{hint}")
         config, metadata = read_tokenizer_config(path)
-        configs[path] = config, checkpoint_scenes(metadata, path)
+        loaded[path] = config, checkpoint_scenes(metadata, path), load_tokenizer(path, device=device)
     if quick:
         clips_per_scene, batch, repeats = min(clips_per_scene, 2), min(batch, 4), min(repeats, 2)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    out.mkdir(parents=True, exist_ok=True)
 
     models, samples = [], []
-    for path, (config, scenes) in configs.items():
+    for path, (config, scenes, model) in loaded.items():
         roots = ensure_scene_datasets(data_root, scenes, "heldout")
-        model = load_tokenizer(path, device=device)
         label = f"{config.name} ({path.name})"
         scene_results = []
         for scene, root in tqdm(list(zip(scenes, roots, strict=True)), desc=label, unit="scene"):
@@ -548,8 +547,8 @@ def run_tokenizer_benchmark(
         "models": models,
     }
     markdown = _markdown(results)
-    (out / "tokenizer.json").write_text(json.dumps(results, indent=2))
-    (out / "tokenizer.md").write_text(markdown)
+    write_bytes_atomic(out / "tokenizer.json", (json.dumps(results, indent=2)).encode())
+    write_bytes_atomic(out / "tokenizer.md", markdown.encode())
     _samples_png(out / "tokenizer_samples.png", samples)
     print(markdown)
     return results

@@ -17,6 +17,7 @@ Conventions (DESIGN.md, "Contracts"):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -58,8 +59,13 @@ class PredictionError(ValueError):
 
 
 def check_prediction(frames, case: Case, source: str) -> np.ndarray:
-    """Return ``frames`` as uint8 ``(horizon, H, W, 3)`` or raise a PredictionError naming the case."""
+    """Return ``frames`` as a contiguous uint8 ``(horizon, H, W, 3)`` array (a flipped or strided view is
+    copied) or raise a PredictionError naming the case."""
     if isinstance(frames, torch.Tensor):
+        if frames.dtype != torch.uint8:  # before .numpy(), which some dtypes (bfloat16) do not have
+            raise PredictionError(
+                f"{source}: {case.key}: prediction must be uint8 (0..255), got {frames.dtype}"
+            )
         frames = frames.detach().cpu().numpy()
     if not isinstance(frames, np.ndarray):
         raise PredictionError(
@@ -73,7 +79,24 @@ def check_prediction(frames, case: Case, source: str) -> np.ndarray:
             f"{source}: {case.key}: prediction must have shape {case.expected_shape()} "
             f"(horizon, H, W, 3), got {frames.shape}"
         )
-    return frames
+    return np.ascontiguousarray(frames)
+
+
+def predict_case(source: VideoSource, case: Case) -> np.ndarray:
+    """``source``'s checked prediction for ``case``. The source gets a copy of the case's arrays, so a
+    model that preprocesses in place cannot change the ground truth; any exception it raises (a bug in
+    a user's callable, running out of memory) becomes a PredictionError naming the source and case,
+    so one failing case is reported as such and the rest of the suite is still scored."""
+    private = dataclasses.replace(case, context=case.context.copy(), actions=case.actions.copy())
+    try:
+        frames = source.predict(private)
+    except PredictionError:
+        raise
+    except Exception as error:
+        raise PredictionError(
+            f"{source.name}: {case.key}: the model raised {type(error).__name__}: {error}"
+        ) from error
+    return check_prediction(frames, case, source.name)
 
 
 class VideoSource:
@@ -97,9 +120,7 @@ class CallableSource(VideoSource):
 
     def predict(self, case: Case) -> np.ndarray:
         out = self.fn(case.context[None], case.actions[None])
-        if isinstance(out, torch.Tensor):
-            out = out.detach().cpu().numpy()
-        if isinstance(out, np.ndarray) and out.ndim == 5 and out.shape[0] == 1:
+        if isinstance(out, np.ndarray | torch.Tensor) and out.ndim == 5 and out.shape[0] == 1:
             out = out[0]
         return check_prediction(out, case, self.name)
 
@@ -126,7 +147,7 @@ class WorldModelSource(VideoSource):
                 f"{self.name}: {case.key}: the model needs 1 + {k}*n context frames and a horizon that is a "
                 f"multiple of {k}, got {tc} and {case.horizon}"
             )
-        size = tuple(n * world.tokenizer.config.spatial_compression for n in world.config.latent_size)
+        size = world.frame_size
         if case.context.shape[1:3] != size:
             raise PredictionError(
                 f"{self.name}: {case.key}: the model takes {size[0]}x{size[1]} (H x W) frames, the case has "
@@ -189,15 +210,30 @@ def case_video_path(folder: str | Path, case: Case) -> Path:
     return Path(folder) / case.scenario / f"seed_{case.seed}.mp4"
 
 
+PREDICTION_VIDEO_FORMAT = "H.264 in YUV 4:4:4 at CRF 0 (ffmpeg -c:v libx264 -pix_fmt yuv444p -crf 0), or RGB"
+"""How a model running elsewhere must write its predictions. Chroma subsampling (4:2:0, the usual
+default) alone costs the exact MuJoCo frames about 20-30 Physics-IQ points and 0.2 mask IoU, so a
+subsampled video is refused instead of scored as if the model had made the loss."""
+
+
+def _chroma_subsampled(pix_fmt: str | None) -> bool:
+    name = (pix_fmt or "").lower()
+    return name.startswith(("nv12", "nv21", "nv16")) or any(
+        tag in name for tag in ("420", "422", "411", "410", "440")
+    )
+
+
 class FolderSource(VideoSource):
     """Predictions written by a model that runs elsewhere: ``<folder>/<scenario>/seed_<seed>.mp4``, each
-    holding exactly the ``horizon`` predicted frames at the case's size and frame rate."""
+    holding exactly the ``horizon`` predicted frames at the case's size and frame rate, without chroma
+    subsampling (``PREDICTION_VIDEO_FORMAT``)."""
 
     def __init__(self, folder: str | Path, name: str | None = None) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"FolderSource: no folder {self.folder}")
-        self.name = name or self.folder.name
+        # "parent/name" of the resolved path, as checkpoints: "." or two runs' "preds" stay distinct.
+        self.name = name or "/".join(self.folder.resolve().parts[-2:])
 
     def predict(self, case: Case) -> np.ndarray:
         path = case_video_path(self.folder, case)
@@ -211,6 +247,11 @@ class FolderSource(VideoSource):
             frames = decode_video(path)
         except VideoError as error:
             raise PredictionError(f"{self.name}: {case.key}: {error}") from None
+        if _chroma_subsampled(info.get("video.pix_fmt")):
+            raise PredictionError(
+                f"{self.name}: {case.key}: {path} is {info['video.pix_fmt']}; chroma subsampling blurs the "
+                f"small coloured objects the benchmark measures, so write {PREDICTION_VIDEO_FORMAT}"
+            )
         fps = info.get("video.fps")
         if fps is None or abs(float(fps) - case.fps) > 1e-3 * case.fps:
             found = "an unknown frame rate" if fps is None else f"{float(fps):g} fps"
@@ -232,6 +273,8 @@ def resolve_sources(
     callables), world-model ``checkpoints`` (``None``: ``default_checkpoint`` if it exists) and
     ``predictions`` folders. Their names must be distinct and not the benchmark's ``reserved`` row names."""
     out: list[VideoSource] = []
+    if isinstance(sources, VideoSource) or callable(sources):
+        sources = [sources]  # one model given alone
     for source in sources:
         if isinstance(source, VideoSource):
             out.append(source)
@@ -249,15 +292,17 @@ def resolve_sources(
     duplicated = sorted({n for n in names if names.count(n) > 1} | (set(reserved) & set(names)))
     if duplicated:
         raise ValueError(
-            f"models to score need distinct names (and not the reference rows'), got {duplicated}"
+            f"models to score need distinct names (and not the reference rows'), got {duplicated}; name "
+            f"callables with CallableSource(fn, name=...) and folders with FolderSource(folder, name=...)"
         )
     return out
 
 
 def export_cases(cases: list[Case], folder: str | Path) -> Path:
     """Write what a model running elsewhere needs: per case ``<scenario>/seed_<seed>_context.mp4``
-    (H.264 at CRF 0 in YUV 4:4:4, near-lossless) and ``seed_<seed>.json`` (actions, horizon, fps, size),
-    plus ``cases.json`` listing them. Its predictions go to ``case_video_path``."""
+    (H.264 at CRF 0 in YUV 4:4:4, near-lossless) and ``seed_<seed>.json`` (actions, horizon, fps, size,
+    where and how to write the prediction), plus ``cases.json`` listing them. Its predictions go to
+    ``case_video_path``, written as ``PREDICTION_VIDEO_FORMAT`` says."""
     folder = Path(folder)
     index = []
     for case in cases:
@@ -276,6 +321,7 @@ def export_cases(cases: list[Case], folder: str | Path) -> Path:
             "width": int(case.context.shape[2]),
             "actions": case.actions.tolist(),
             "prediction": str(case_video_path(".", case)),
+            "prediction_format": PREDICTION_VIDEO_FORMAT,
         }
         (base / f"seed_{case.seed}.json").write_text(json.dumps(meta) + "\n")
         index.append({"scenario": case.scenario, "seed": case.seed})

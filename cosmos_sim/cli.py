@@ -121,6 +121,13 @@ def _run_bench(args: argparse.Namespace) -> int:
         )
     if args.compile and args.suite != "speed":
         raise ValueError(f"--compile is a `bench speed` option, not one of `bench {args.suite}`")
+    if (args.export or args.predictions) and args.suite not in CASE_SUITES:
+        raise ValueError(
+            f"--export and --predictions are options of `bench {'` and `bench '.join(CASE_SUITES)}`, "
+            f"not of `bench {args.suite}`"
+        )
+    if args.export and args.out:
+        raise ValueError(f"bench {args.suite} --export writes into its own folder; --out has no effect there")
     if args.suite == "speed":
         from cosmos_sim.benchmarks.speed import run_speed_benchmark
 
@@ -186,6 +193,7 @@ def _run_plan(args: argparse.Namespace) -> int:
         samples=args.samples,
         spread_weight=args.spread_weight,
         common_noise=args.common_noise,
+        max_batch=args.max_batch,
     )
     run_planning_benchmark(
         args.checkpoint,
@@ -335,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--common-noise",
         action="store_true",
         help="roll a problem's candidates out with the same world-model noise (common random numbers)",
+    )
+    plan.add_argument(
+        "--max-batch",
+        type=int,
+        default=512,
+        help="memory budget: world-model rollouts per model call (at least seeds x samples)",
     )
     plan.add_argument("--video-episodes", type=int, default=2, help="episodes in the truth|imagined video")
     plan.add_argument(

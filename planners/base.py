@@ -15,6 +15,7 @@ memory budget, and best-so-far tracking.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,8 +61,12 @@ def check_positive(owner: object, *names: str, integer: bool = True) -> None:
     """Raise a ValueError quoting the value of every field in ``names`` that is not > 0."""
     for name in names:
         value = getattr(owner, name)
-        if (integer and (not isinstance(value, int) or isinstance(value, bool))) or not value > 0:
-            kind = "an integer" if integer else "a number"
+        if (
+            (integer and (not isinstance(value, int) or isinstance(value, bool)))
+            or not value > 0
+            or not math.isfinite(value)
+        ):
+            kind = "an integer" if integer else "a finite number"
             raise ValueError(f"{type(owner).__name__}.{name} must be {kind} > 0, got {value!r}")
 
 
@@ -270,10 +275,17 @@ class TrajectoryOptimizer(ABC):
         if not isinstance(costs, torch.Tensor) or tuple(costs.shape) != expected:
             got = tuple(costs.shape) if isinstance(costs, torch.Tensor) else type(costs).__name__
             raise ValueError(f"objective must return costs of shape (N, P) = {expected}, got {got}")
-        # No silent fallback: a NaN cost would make elite selection arbitrary. +inf is a valid "infeasible".
+        # No silent fallback: a NaN cost would make elite selection arbitrary, and -inf would make every
+        # other candidate worthless. +inf is a valid "infeasible".
         if torch.isnan(costs).any():
             raise ValueError(f"objective returned NaN costs for {int(torch.isnan(costs).sum())} candidates")
-        return costs
+        if (costs == -math.inf).any():
+            raise ValueError(
+                f"objective returned -inf costs for {int((costs == -math.inf).sum())} candidates; costs must "
+                f"be finite or +inf (infeasible)"
+            )
+        # A model on another device (a GPU) may score candidates that live on the CPU.
+        return costs.to(candidates.device)
 
     # ---- shared steps -------------------------------------------------------------------------
 

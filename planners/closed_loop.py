@@ -48,9 +48,11 @@ class LatentTracker:
     def reset(self, first_frames: np.ndarray) -> LatentState:
         """Start N episodes from uint8 frames ``(N, H, W, 3)``."""
         first_frames = np.asarray(first_frames)
-        if first_frames.ndim != 4 or first_frames.dtype != np.uint8:
+        h, w = self.world.frame_size
+        if first_frames.ndim != 4 or first_frames.shape[1:] != (h, w, 3) or first_frames.dtype != np.uint8:
             raise ValueError(
-                f"LatentTracker.reset: frames must be uint8 (N, H, W, 3), got {first_frames.dtype} {first_frames.shape}"
+                f"LatentTracker.reset: frames must be uint8 (N, {h}, {w}, 3) (the model's frame size), got "
+                f"{first_frames.dtype} {first_frames.shape}"
             )
         held = 1 + self.k * (self.context - 1)
         clip = np.repeat(first_frames[:, None], held, axis=1)  # (N, held, H, W, 3)
@@ -67,14 +69,20 @@ class LatentTracker:
         if self.state is None:
             raise RuntimeError("LatentTracker.observe called before reset()")
         frames = np.asarray(frames)
-        n = self.state.batch
-        if frames.shape[:2] != (n, self.k) or frames.dtype != np.uint8:
+        n, (h, w) = self.state.batch, self.world.frame_size
+        if frames.shape != (n, self.k, h, w, 3) or frames.dtype != np.uint8:
             raise ValueError(
-                f"LatentTracker.observe: frames must be uint8 (N={n}, k={self.k}, H, W, 3), got "
+                f"LatentTracker.observe: frames must be uint8 (N={n}, k={self.k}, {h}, {w}, 3), got "
                 f"{frames.dtype} {frames.shape}"
             )
+        actions = np.asarray(actions, np.float32)
+        if actions.shape != (n, self.world.action_dim) or not np.isfinite(actions).all():
+            raise ValueError(
+                f"LatentTracker.observe: actions must be finite (N={n}, A={self.world.action_dim}), got "
+                f"{actions.shape}{'' if np.isfinite(actions).all() else ' with NaN or inf'}"
+            )
         new = self._encode(frames)  # (N, C, 1, h, w)
-        held = torch.as_tensor(np.asarray(actions, np.float32), device=new.device)[:, None, None]
+        held = torch.as_tensor(actions, device=new.device)[:, None, None]
         held = held.expand(n, 1, self.k, -1)  # (N, 1, k, A)
         latents = torch.cat([self.state.latents, new], dim=2)[:, :, -self.context :]
         interval = (

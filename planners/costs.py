@@ -43,8 +43,10 @@ class TaskStateCost:
         if not hasattr(task, "reward"):
             raise TypeError(f"TaskStateCost needs a task with reward(state, goal), got {type(task).__name__}")
         goals = torch.as_tensor(np.asarray(goals, dtype=np.float32))
-        if goals.ndim != 2:
-            raise ValueError(f"TaskStateCost: goals must be (N, G), got shape {tuple(goals.shape)}")
+        goal_dim = getattr(task, "goal_dim", None)  # a task that declares its goal size is held to it
+        if goals.ndim != 2 or (goal_dim is not None and goals.shape[1] != goal_dim):
+            g = "G" if goal_dim is None else f"G={goal_dim}"
+            raise ValueError(f"TaskStateCost: goals must be (N, {g}), got shape {tuple(goals.shape)}")
         if not torch.isfinite(goals).all():
             raise ValueError("TaskStateCost: goals contain NaN or inf")
         if not 0 < discount <= 1:
@@ -84,7 +86,8 @@ class LatentGoalCost:
         if prediction.latents is None:
             raise ValueError("LatentGoalCost needs latent predictions (a world model's dynamics), got none")
         latents = prediction.latents.float()  # (N, P, M, C, H, h, w)
-        if latents.shape[0] != self.goal_latents.shape[0] or latents.shape[3] != self.goal_latents.shape[1]:
+        n, c, h, w = self.goal_latents.shape
+        if (latents.shape[0], latents.shape[3], *latents.shape[5:]) != (n, c, h, w):
             raise ValueError(
                 f"LatentGoalCost: goal latents {tuple(self.goal_latents.shape)} do not fit predicted latents "
                 f"{tuple(latents.shape)} (N, P, M, C, H, h, w)"

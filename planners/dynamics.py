@@ -121,6 +121,20 @@ class WorldModelDynamics:
         """The current state of the N problems: latents (N, C, T, h, w) and actions (N, T-1, k, A)."""
         if not isinstance(state, LatentState):
             raise TypeError(f"WorldModelDynamics.set_state needs a LatentState, got {type(state).__name__}")
+        config, k, a = self.world.config, self.world.actions_per_step, self.action_dim
+        c, (h, w) = config.latent_channels, config.latent_size
+        latents, actions = state.latents, state.actions
+        if latents.ndim != 5 or (latents.shape[1], *latents.shape[3:]) != (c, h, w) or latents.shape[2] < 1:
+            raise ValueError(
+                f"WorldModelDynamics.set_state: latents must be (N, C={c}, T, h={h}, w={w}) for this model, "
+                f"got {tuple(latents.shape)}"
+            )
+        n, t = latents.shape[0], latents.shape[2]
+        if tuple(actions.shape) != (n, t - 1, k, a):
+            raise ValueError(
+                f"WorldModelDynamics.set_state: actions must be (N={n}, T-1={t - 1}, k={k}, A={a}), got "
+                f"{tuple(actions.shape)}"
+            )
         self._state = state
 
     def predict(self, actions: torch.Tensor) -> Prediction:

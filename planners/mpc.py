@@ -66,6 +66,12 @@ class MPCController:
             )
         if pad not in PADS:
             raise ValueError(f"MPCController: pad must be one of {PADS}, got {pad!r}")
+        bounds = optimizer.bounds
+        if any(bound.numel() not in (1, action_dim) for bound in (bounds.low, bounds.high)):
+            raise ValueError(
+                f"MPCController: action_dim={action_dim}, but the optimizer's ActionBounds have shapes "
+                f"{tuple(bounds.low.shape)} and {tuple(bounds.high.shape)}"
+            )
         self.optimizer = optimizer
         self.horizon = horizon
         self.replan_every = replan_every

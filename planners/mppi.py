@@ -68,10 +68,14 @@ class MPPIPlanner(TrajectoryOptimizer):
             # to the best one (a constant per problem, so the weights do not change) so that the
             # exponentials never all underflow to zero.
             best_cost = costs.gather(1, costs.argmin(dim=1, keepdim=True))  # (N, 1)
-            weights = torch.exp(-(costs - best_cost) / cfg.temperature)  # (N, P), best = 1
+            # A problem whose candidates are all infeasible (+inf) has no weights: it keeps its mean.
+            feasible = torch.isfinite(best_cost)  # (N, 1)
+            relative = torch.where(feasible, costs - best_cost, torch.zeros_like(costs))  # inf - inf: NaN
+            weights = torch.exp(-relative / cfg.temperature)  # (N, P), best = 1, infeasible = 0
             weights = weights / weights.sum(dim=1, keepdim=True)
             # Averaging clipped samples keeps the mean inside the (convex) action box.
-            mean = (weights[:, :, None, None] * samples).sum(dim=1)  # (N, H, A)
+            weighted = (weights[:, :, None, None] * samples).sum(dim=1)  # (N, H, A)
+            mean = torch.where(feasible[:, :, None], weighted, mean)
         # MPPI's answer is the weighted mean; score it so Solution.cost matches Solution.actions.
         cost = self._evaluate(objective, mean[:, None])[:, 0]  # (N,)
         return best.solution(actions=mean, cost=cost, mean=mean, std=std)

@@ -12,6 +12,7 @@ x right, y up in the top-down image). Goal ``(..., 3)``: block x, y, yaw.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -37,6 +38,8 @@ class PushBlockTask:
     """Weight of the negative pusher-to-block distance (m): a shaping term that draws the pusher in."""
     success_bonus: float = 1.0
     """Reward added on every step the block is within ``success_threshold`` of the goal."""
+    goal_dim: ClassVar[int] = GOAL_DIM
+    """Size of a goal (x, y, yaw): what a planning cost checks the goals it is given against."""
 
     def __post_init__(self) -> None:
         if not self.success_threshold > 0:

@@ -137,20 +137,31 @@ class WorldModelVectorEnv(VectorEnv):
             return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             return [int(seed) + i for i in range(self.num_envs)]  # as Gymnasium's SyncVectorEnv
-        if isinstance(seed, (list, tuple)) and len(seed) == self.num_envs:
-            return list(seed)
+        if (
+            isinstance(seed, (list, tuple))
+            and len(seed) == self.num_envs
+            and all(
+                s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0)
+                for s in seed
+            )
+        ):
+            return [None if s is None else int(s) for s in seed]
         raise ValueError(
-            f"WorldModelVectorEnv.reset: seed must be None, an int or a list of {self.num_envs} seeds, got {seed!r}"
+            f"WorldModelVectorEnv.reset: seed must be None, an int or a list of {self.num_envs} seeds (each None "
+            f"or an int >= 0), got {seed!r}"
         )
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         seeds = self._seeds(seed)
         starts, scene_options = self.core.parse_options(options, batch=self.num_envs)
         super().reset(seed=seed if isinstance(seed, (int, np.integer)) else None)
-        for i, sub_seed in enumerate(seeds):
-            if sub_seed is not None or self._rngs[i] is None:
-                self._rngs[i], _ = seeding.np_random(sub_seed)
-        obs, infos = self.core.reset(range(self.num_envs), self._rngs, starts, scene_options)
+        # Every stream is made before any is kept: a reset that fails leaves the old ones in place.
+        rngs = [
+            seeding.np_random(sub_seed)[0] if sub_seed is not None or old is None else old
+            for sub_seed, old in zip(seeds, self._rngs, strict=True)
+        ]
+        obs, infos = self.core.reset(range(self.num_envs), rngs, starts, scene_options)
+        self._rngs = rngs
         self._elapsed[:] = 0
         self._autoreset[:] = False
         return obs, self._batch_infos(infos)

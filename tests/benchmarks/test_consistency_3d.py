@@ -140,6 +140,19 @@ def test_a_depth_source_with_wrong_depth_is_an_error_of_its_case(truths):
     assert "CameraOrbit-v0/seed_50000: depth must be a float array (8, 64, 64)" in row["errors"][0]["error"]
     assert "got float32 (8, 64)" in row["errors"][0]["error"]
 
+    class BrokenDepth(ReferenceSource):
+        name = "broken depth"
+
+        def predict_depth(self, case):
+            raise KeyError("depth")
+
+    row = evaluate_source(BrokenDepth(truths), truths)
+    assert len(row["errors"]) == 2
+    assert (
+        "broken depth: CameraOrbit-v0/seed_50000: the model's depth raised KeyError"
+        in row["errors"][0]["error"]
+    )
+
 
 def _write(path, frames, fps=20.0):
     encode_video(path, frames, fps=fps, pix_fmt="yuv444p", crf=0)

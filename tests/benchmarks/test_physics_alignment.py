@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import chdir
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from cosmos_sim.benchmarks.video_models import (
     TokenizerRoundTripSource,
     WorldModelSource,
     case_video_path,
+    resolve_sources,
 )
 from cosmos_sim.cli import main
 from cosmos_sim.data.video_io import decode_video, encode_video
@@ -113,8 +115,62 @@ def test_callable_with_wrong_shape_or_dtype_is_an_error_of_its_scenario(truths, 
     assert "must be uint8 (0..255), got float64" in floats["errors"][0]["error"]
 
 
-def _write(path, frames, fps=25.0):
-    encode_video(path, frames, fps=fps, pix_fmt="yuv444p", crf=0)
+def test_a_model_that_raises_writes_in_place_or_returns_views_cannot_end_the_suite_or_touch_the_truth(
+    truths, variances
+):
+    before = [(t.case.context.copy(), t.frames.copy()) for t in truths]
+
+    def vandal(context, actions):
+        # Valid frames as a negative-stride view (a BGR <-> RGB flip), then the input zeroed in place.
+        frames = np.repeat(context[:, -1:, :, :, ::-1], actions.shape[1] - context.shape[1] + 1, axis=1)
+        context[...] = 0
+        actions[...] = np.nan
+        return frames[..., ::-1]
+
+    def boom(context, actions):
+        if np.array_equal(context[0], truths[1].case.context):
+            raise RuntimeError("CUDA out of memory")
+        return torch.from_numpy(np.repeat(context[:, -1:], HORIZON, axis=1)).bfloat16()
+
+    vandalized = evaluate_source(CallableSource(vandal, "vandal"), truths, variances)
+    frozen = evaluate_source(CopyLastFrameSource(), truths, variances)
+    assert vandalized["errors"] == [] and _scores(vandalized) == _scores(frozen)
+    for truth, (context, frames) in zip(truths, before, strict=True):
+        np.testing.assert_array_equal(truth.case.context, context)
+        np.testing.assert_array_equal(truth.frames, frames)
+
+    row = evaluate_source(CallableSource(boom, "boom"), truths, variances)
+    free_fall, collision = (e["error"] for e in row["errors"])
+    assert (
+        "boom: Physics-FreeFall-v0/seed_40000: prediction must be uint8 (0..255), got torch.bfloat16"
+        in free_fall
+    )
+    assert "Physics-Collision-v0/seed_40000: the model raised RuntimeError: CUDA out of memory" in collision
+
+
+def test_models_to_score_are_named_apart_or_told_how_to_be(tmp_path):
+    for run in ("a", "b"):
+        (tmp_path / run / "preds").mkdir(parents=True)
+    (tmp_path / "c").mkdir()
+    with chdir(tmp_path / "c"):
+        named = resolve_sources(
+            np.zeros_like,  # one callable, given alone
+            [],
+            [tmp_path / "a" / "preds", tmp_path / "b" / "preds", "."],
+            default_checkpoint=tmp_path,
+            reserved=["floor"],
+        )
+    assert [s.name for s in named] == ["zeros_like", "a/preds", "b/preds", f"{tmp_path.name}/c"]
+    with pytest.raises(
+        ValueError, match=r"got \['floor'\]; name callables with CallableSource\(fn, name=...\)"
+    ):
+        resolve_sources(
+            [CallableSource(np.zeros_like, "floor")], [], [], default_checkpoint=tmp_path, reserved=["floor"]
+        )
+
+
+def _write(path, frames, fps=25.0, pix_fmt="yuv444p"):
+    encode_video(path, frames, fps=fps, pix_fmt=pix_fmt, crf=0)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +180,7 @@ def _write(path, frames, fps=25.0):
         ("length", "must have shape (8, 64, 64, 3) (horizon, H, W, 3), got (6, 64, 64, 3)"),
         ("size", "must have shape (8, 64, 64, 3) (horizon, H, W, 3), got (8, 32, 32, 3)"),
         ("fps", "runs at 10 fps, expected 25 fps"),
+        ("yuv420p", "is yuv420p; chroma subsampling blurs the small coloured objects"),
     ],
 )
 def test_folder_with_a_bad_scenario_is_reported_and_the_rest_scored(
@@ -138,6 +195,8 @@ def test_folder_with_a_bad_scenario_is_reported_and_the_rest_scored(
         _write(path, broken.frames[:, ::2, ::2])
     elif bad == "fps":
         _write(path, broken.frames, fps=10.0)
+    elif bad == "yuv420p":
+        _write(path, broken.frames, pix_fmt="yuv420p")
     row = evaluate_source(FolderSource(tmp_path, name="elsewhere"), truths, variances)
     (error,) = row["errors"]
     assert error["scenario"] == "Physics-Collision-v0" and message in error["error"], error
@@ -242,3 +301,12 @@ def test_cli_exports_the_conditioning_and_refuses_bad_options(tmp_path, capsys):
     assert main(["bench", "physics", "--data-root", str(tmp_path)]) == 2
     assert main(["bench", "physics", "--predictions", str(tmp_path / "nowhere")]) == 2
     assert "no folder" in capsys.readouterr().err
+    assert main(["bench", "physics", "--export", str(tmp_path / "more"), "--out", str(tmp_path)]) == 2
+    assert "--out has no effect" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["bench", "physics", "--export", str(tmp_path / "a_file")]) == 2  # before simulating
+    assert "exists and is not a folder" in capsys.readouterr().err
+    for suite in ("tokenizer", "rollout", "speed", "planning"):
+        assert main(["bench", suite, "--predictions", str(tmp_path), "--out", str(tmp_path / suite)]) == 2
+        assert "are options of `bench physics` and `bench 3d`" in capsys.readouterr().err
+        assert not (tmp_path / suite).exists()

@@ -4,6 +4,7 @@ Planning quality is what `cosmos-sim bench planning` measures on the shipped mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -89,3 +90,16 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
         PlanningBudget(horizon=2, replan_every=3)
     with pytest.raises(ValueError, match="population"):
         PlanningBudget(population=0)
+    with pytest.raises(ValueError, match=r"population must be >= 2 \(CEM keeps 2 elites\), got 1"):
+        PlanningBudget(population=1)
+    # The memory bound counts rollouts (candidates x samples) and must hold one candidate per problem;
+    # both are checked before the model loads (the run would write its methods/ folder).
+    few = dataclasses.replace(SMALL, samples=4, max_batch=12)
+    with pytest.raises(
+        ValueError, match=r"max_batch=12 .* 4 problems x 4 samples; raise it \(--max-batch\) to at least 16"
+    ):
+        run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "few", seeds=4, budget=few)
+    assert few.candidates_per_call(3) == 3
+    with pytest.raises(ValueError, match="video_episodes must be an integer >= 0, got -1"):
+        run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "video", video_episodes=-1)
+    assert not (tmp_path / "few").exists() and not (tmp_path / "video").exists()

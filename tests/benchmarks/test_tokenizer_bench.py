@@ -175,6 +175,13 @@ def test_bad_inputs_fail_clearly(tmp_path, capsys):
     )
     with pytest.raises(ValueError, match="SceneData fields"):
         run_tokenizer_benchmark([bad_scenes], tmp_path / "o")
+    # A second checkpoint without its weights stops the run before the first is benchmarked (and before
+    # held-out data is recorded into --data-root).
+    no_weights = save_tokenizer(_tiny("CV4x8x8"), tmp_path / "cv", metadata={"data": {"scenes": [SCENE]}})
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no tokenizer weights at .*cv/model.safetensors"):
+        run_tokenizer_benchmark([checkpoint, no_weights], tmp_path / "o", data_root=tmp_path / "data")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "data").exists()
     # bench speed takes a world model, not a tokenizer (refused before anything is measured).
     assert main(["bench", "speed", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "s")]) == 2
     assert "is not a cosmos-sim diffusion world model config" in capsys.readouterr().err

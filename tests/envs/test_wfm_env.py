@@ -194,6 +194,13 @@ def test_vector_seeding_per_sub_env(checkpoint):
     # Sub-env i with seed s draws the start a single env with seed s draws (scene, goal, start frame);
     # its predicted frames are not bit-identical: one generator drives the batched call, and batched
     # float math differs from unbatched in the last bits.
+    # A bad seed list is refused before any sub-env is re-seeded: the next reset without seeds goes on
+    # with the streams it had.
+    before = [rng.bit_generator.state for rng in vec_b._rngs]
+    for bad in ([99, 1.5], [99, -1], [99, True]):
+        with pytest.raises(ValueError, match=r"a list of 2 seeds \(each None or an int >= 0\)"):
+            vec_b.reset(seed=bad)
+    assert [rng.bit_generator.state for rng in vec_b._rngs] == before
     single = WorldModelEnv(checkpoint=checkpoint, bf16=False)
     for i, seed in enumerate((11, 13)):
         obs, info = single.reset(seed=seed)

@@ -207,8 +207,20 @@ def test_bad_input_is_a_clear_error(world):
         WorldModelDynamics(world, generator=torch.Generator(), samples=0)
     with pytest.raises(ValueError, match="samples >= 2"):
         PlanningObjective(dynamics, CallableCost(lambda p: p.states.sum((-1, -2))), spread_weight=1.0)
-    with pytest.raises(ValueError, match=r"\(N, G\)"):
+    with pytest.raises(ValueError, match=r"\(N, G=3\)"):
         TaskStateCost(PushBlockTask(), np.zeros(3))
+    with pytest.raises(ValueError, match=r"goals must be \(N, G=3\), got shape \(1, 5\)"):
+        TaskStateCost(PushBlockTask(), np.zeros((1, 5)))  # a state vector passed as the goal
+    with pytest.raises(ValueError, match=r"goal latents \(1, 16, 4, 4\) do not fit predicted latents"):
+        LatentGoalCost(torch.zeros(1, 16, 4, 4))(
+            Prediction(torch.zeros(1, 2, 1, 3, 5), torch.zeros(1, 2, 1, 16, 3, 8, 8))
+        )
+    with pytest.raises(
+        ValueError, match=r"latents must be \(N, C=16, T, h=8, w=8\) for this model, got \(1, 16, 2, 4, 4\)"
+    ):
+        dynamics.set_state(type(state)(state.latents[..., :4, :4], state.actions))
+    with pytest.raises(ValueError, match=r"actions must be \(N=1, T-1=1, k=4, A=2\), got \(1, 1, 4, 3\)"):
+        dynamics.set_state(type(state)(state.latents, torch.zeros(1, 1, 4, 3)))
     with pytest.raises(ValueError, match="2 goals for 1 problems"):
         TaskStateCost(PushBlockTask(), np.zeros((2, 3)))(Prediction(torch.zeros(1, 1, 1, 2, 5)))
     with pytest.raises(ValueError, match=r"\(N, P, M\)"):
@@ -216,6 +228,12 @@ def test_bad_input_is_a_clear_error(world):
     tracker = LatentTracker(world)
     with pytest.raises(ValueError, match="uint8"):
         tracker.reset(np.zeros((1, 64, 64, 3), np.float32))
+    with pytest.raises(ValueError, match=r"frames must be uint8 \(N, 64, 64, 3\) \(the model's frame size\)"):
+        tracker.reset(np.zeros((1, 32, 32, 3), np.uint8))
     tracker.reset(np.zeros((1, 64, 64, 3), np.uint8))
     with pytest.raises(ValueError, match=r"k=4"):
         tracker.observe(np.zeros((1, 3, 64, 64, 3), np.uint8), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"\(N=1, k=4, 64, 64, 3\), got uint8 \(1, 4, 96, 96, 3\)"):
+        tracker.observe(np.zeros((1, 4, 96, 96, 3), np.uint8), np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"actions must be finite \(N=1, A=2\), got \(1, 2\) with NaN"):
+        tracker.observe(np.zeros((1, 4, 64, 64, 3), np.uint8), np.full((1, 2), np.nan))

@@ -213,6 +213,15 @@ def test_mpc_refuses_bad_arguments():
         MPCController(optimizer, horizon=4, action_dim=1, pad="mean")
     with pytest.raises(TypeError, match="needs a TrajectoryOptimizer"):
         MPCController(object(), horizon=4, action_dim=1)
+    two_dim = CEMPlanner(
+        CEMConfig(population_size=4, num_elites=2),
+        generator=torch.Generator(),
+        bounds=ActionBounds(torch.tensor([-1.0, -1.0]), torch.tensor([1.0, 1.0])),
+    )
+    with pytest.raises(
+        ValueError, match=r"action_dim=3, but the optimizer's ActionBounds have shapes \(2,\)"
+    ):
+        MPCController(two_dim, horizon=4, action_dim=3)
     mpc = MPCController(optimizer, horizon=4, action_dim=1)
     with pytest.raises(RuntimeError, match=r"call reset\(num_problems\) first"):
         mpc.act(zero_cost)

@@ -314,6 +314,23 @@ def test_bad_objectives_are_refused_with_clear_errors(name):
         make(name).optimize(lambda a: a.sum(dim=(-1,)), torch.zeros(N, H, A))
     with pytest.raises(ValueError, match="objective returned NaN costs"):
         make(name).optimize(lambda a: a.sum(dim=(-2, -1)) * float("nan"), torch.zeros(N, H, A))
+    with pytest.raises(
+        ValueError, match=r"objective returned -inf costs for \d+ candidates; costs must be finite"
+    ):
+        make(name).optimize(lambda a: a.sum(dim=(-2, -1)) - math.inf, torch.zeros(N, H, A))
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_a_problem_with_only_infeasible_candidates_does_not_poison_the_others(name):
+    targets = random_targets(N, H, A)
+
+    def objective(actions):  # problem 1 has no feasible candidate at all
+        costs = quadratic(targets)(actions)
+        return torch.cat([costs[:1], torch.full_like(costs[1:2], math.inf), costs[2:]])
+
+    solution = make(name).optimize(objective, torch.zeros(N, H, A))
+    assert torch.isfinite(solution.actions).all()
+    assert torch.isinf(solution.cost[1]) and torch.isfinite(solution.cost[[0, 2]]).all()
 
 
 def test_bounds_with_low_above_high_are_refused():
@@ -343,11 +360,12 @@ def test_gradient_planner_refuses_a_non_differentiable_objective(squash):
     [
         (CEMConfig, {"num_elites": 30, "population_size": 20}, "num_elites=30 exceeds population_size=20"),
         (CEMConfig, {"alpha": 1.0}, r"alpha must be in \[0, 1\), got 1.0"),
-        (CEMConfig, {"init_std": -0.1}, "init_std must be a number > 0, got -0.1"),
+        (CEMConfig, {"init_std": -0.1}, "init_std must be a finite number > 0, got -0.1"),
         (ICEMConfig, {"num_elites": 60}, "2 \\* num_elites = 120, which must not exceed population_size=100"),
         (ICEMConfig, {"population_decay": 0.5}, "population_decay must be >= 1, got 0.5"),
         (ICEMConfig, {"keep_elites_fraction": 1.5}, r"keep_elites_fraction must be in \[0, 1\], got 1.5"),
-        (MPPIConfig, {"temperature": 0.0}, "temperature must be a number > 0, got 0.0"),
+        (MPPIConfig, {"temperature": 0.0}, "temperature must be a finite number > 0, got 0.0"),
+        (CEMConfig, {"init_std": math.inf}, "init_std must be a finite number > 0, got inf"),
         (MPPIConfig, {"population_size": 2.5}, "population_size must be an integer > 0, got 2.5"),
         (RandomShootingConfig, {"population_size": 0}, "population_size must be an integer > 0, got 0"),
         (GradientConfig, {"squash": "sigmoid"}, "squash must be one of .*, got 'sigmoid'"),

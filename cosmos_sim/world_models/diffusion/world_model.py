@@ -74,6 +74,11 @@ class DiffusionWorldModel:
     def config(self):
         return self.model.config
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) of the frames the model takes and makes."""
+        return tuple(s * self.tokenizer.config.spatial_compression for s in self.config.latent_size)
+
     # ---- checks -----------------------------------------------------------------------------------
 
     def _check_actions(self, actions: torch.Tensor, leading: tuple[int, ...], what: str) -> torch.Tensor:
@@ -100,8 +105,7 @@ class DiffusionWorldModel:
                 f"{frames.dtype} {tuple(frames.shape)}"
             )
         b, t, h, w, _ = frames.shape
-        tok, k = self.tokenizer.config, self.actions_per_step
-        expected_hw = tuple(s * tok.spatial_compression for s in self.config.latent_size)
+        k, expected_hw = self.actions_per_step, self.frame_size
         if (h, w) != expected_hw:
             raise ValueError(
                 f"DiffusionWorldModel.encode: frames are {h}x{w}, the model was trained on {expected_hw[0]}x{expected_hw[1]}"
