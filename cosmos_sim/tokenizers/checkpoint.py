@@ -23,6 +23,9 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "cosmos_sim.tokenizer/1"
 _STATS_PREFIX = "latent_stats."
+LATENT_SIDE = ("encoder.", "quant_conv.", _STATS_PREFIX)
+"""What a tokenizer's latents are made by: a world model trained on them is bound to these tensors, not
+to the decoder, which a decoder fine-tune (``cosmos-sim train tokenizer train=decoder``) changes."""
 
 # Buffers that TorchScript state dicts carry but the published modules do not persist (see
 # docs/design/cosmos_tokenizer_reference.md, Sec. 1.6): dropped by exact name before a strict load.
@@ -107,6 +110,27 @@ def save_tokenizer(
     os.replace(weights_tmp, directory / WEIGHTS_FILE)
     os.replace(config_tmp, directory / CONFIG_FILE)
     return directory
+
+
+def latent_fingerprint(directory: str | Path) -> str:
+    """SHA-256 of a saved tokenizer's latent side (``LATENT_SIDE``: names, shapes and float32 values, in
+    name order). Two tokenizers with the same fingerprint give the same latents, whatever their decoders;
+    float16 zoo weights hash as their exact float32 values."""
+    read_record(directory, FORMAT, "tokenizer")  # a folder that is not a tokenizer is named as such
+    weights = Path(directory) / WEIGHTS_FILE
+    try:
+        tensors = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{weights}: cannot read the tokenizer's weights ({error})") from error
+    names = sorted(name for name in tensors if name.startswith(LATENT_SIDE))
+    if not any(name.startswith("encoder.") for name in names):
+        raise ValueError(f"{weights}: no encoder weights (encoder.*); not a cosmos-sim tokenizer's weights")
+    digest = hashlib.sha256()
+    for name in names:
+        values = tensors[name].float().contiguous()
+        digest.update(f"{name} {tuple(values.shape)}\n".encode())
+        digest.update(values.numpy().tobytes())
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -31,7 +31,7 @@ from cosmos_sim.configs import check_field_types, check_sections, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
-from cosmos_sim.tokenizers.checkpoint import save_tokenizer
+from cosmos_sim.tokenizers.checkpoint import load_tokenizer, save_tokenizer
 from cosmos_sim.tokenizers.config import TokenizerConfig
 from cosmos_sim.tokenizers.losses import ReconstructionLoss, ReconstructionLossConfig
 from cosmos_sim.tokenizers.tokenizer import CausalVideoTokenizer, build_tokenizer
@@ -43,10 +43,13 @@ from cosmos_sim.training.distributed import (
 )
 from cosmos_sim.training.run_folder import claim_run_folder
 from cosmos_sim.training.state import load_training_state, save_training_state, warmup_cosine
+from cosmos_sim.world_models.diffusion.checkpoint import in_package
 
 logger = logging.getLogger(__name__)
 _KEEP, _NEW_BEST, _ROLL_BACK = 0, 1, 2
 """The divergence guard's verdict at a monitor step (``TokenizerTrainConfig.rollback_drop_db``)."""
+TRAINABLE_PARTS = {"all": None, "decoder": ("post_quant_conv.", "decoder.")}
+"""``TokenizerTrainConfig.train``: the parameter-name prefixes trained (None: every parameter)."""
 
 
 @dataclass
@@ -121,6 +124,13 @@ class TokenizerTrainConfig:
     a model that outputs a flat frame."""
     rollback_lr_factor: float = 0.5
     """Learning-rate multiplier applied at each rollback (kept across a resume)."""
+    init: str = ""
+    """A saved tokenizer (``save_tokenizer`` folder, or a zoo name under the package) whose weights and
+    latent statistics start the run; its architecture must be ``model``'s. Empty: random initialization."""
+    train: str = "all"
+    """``all`` trains every weight; ``decoder`` freezes the encoder side (``encoder``, ``quant_conv``) and
+    trains ``post_quant_conv`` and ``decoder`` only: a decoder fine-tune of ``init`` (required) that keeps
+    its latents bit for bit, so world models trained on them stay valid with the better decoder."""
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -145,6 +155,15 @@ class TokenizerTrainConfig:
             raise ValueError(
                 f"TokenizerTrainConfig: need rollback_drop_db >= 0 and 0 < rollback_lr_factor <= 1; got "
                 f"{self.rollback_drop_db}, {self.rollback_lr_factor}"
+            )
+        if self.train not in TRAINABLE_PARTS:
+            raise ValueError(
+                f"TokenizerTrainConfig.train must be one of {sorted(TRAINABLE_PARTS)}, got {self.train!r}"
+            )
+        if self.train == "decoder" and not self.init:
+            raise ValueError(
+                "TokenizerTrainConfig: train=decoder fine-tunes a trained tokenizer's decoder; name it with "
+                "init=<tokenizer folder>"
             )
         if self.image_batch < 0 or self.lr <= 0 or self.max_minutes <= 0:
             raise ValueError(
@@ -205,6 +224,22 @@ def _latent_stats(model: CausalVideoTokenizer, batch: torch.Tensor) -> tuple[tor
     return per_channel.mean(1), per_channel.std(1).clamp_min(1e-6)
 
 
+def _initial_model(config: TokenizerTrainConfig) -> CausalVideoTokenizer:
+    """``config.model`` at random, or ``config.init``'s weights and latent statistics."""
+    if not config.init:
+        return build_tokenizer(config.model)
+    init = in_package(config.init)
+    model = load_tokenizer(init)
+    if model.config != config.model:
+        ours, theirs = config.model.to_dict(), model.config.to_dict()
+        differ = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+        raise ValueError(
+            f"train tokenizer: init={config.init} is a different architecture from the recipe's model "
+            f"(differs in {', '.join(differ)}); give the model the same fields as {init / 'config.json'}"
+        )
+    return model.train()
+
+
 def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> Path:
     """Train (or resume) the run in ``config.out``; return the folder of the final checkpoint."""
     context = setup_distributed(config.device)
@@ -224,9 +259,15 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     paths = [scene_dataset_dir(config.data.root, scene, "train") for scene in config.data.scenes]
     data = SceneFrames(paths, config.data.scenes, config.data.video_key)
 
-    model = build_tokenizer(config.model).to(device)
+    model = _initial_model(config).to(device)
+    trained_prefixes = TRAINABLE_PARTS[config.train]
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(trained_prefixes is None or name.startswith(trained_prefixes))
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, betas=(0.9, 0.99), weight_decay=config.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=config.lr,
+        betas=(0.9, 0.99),
+        weight_decay=config.weight_decay,
     )
     resumed = load_training_state(out, model=model, optimizer=optimizer)
     step, elapsed = (resumed["step"], resumed["elapsed_s"]) if resumed else (0, 0.0)
@@ -362,7 +403,7 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
         model.eval()
         with torch.inference_mode():
             psnr = _psnr(model(monitor).reconstruction.float(), monitor)
-        if config.model.kind == "CV":
+        if config.model.kind == "CV" and config.train == "all":  # a decoder fine-tune keeps init's
             sample = frames_to_model(
                 data.sample(32, config.data.clip_frames, torch.Generator().manual_seed(54321)), device=device
             )

@@ -528,8 +528,9 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
 
     caches = [_episode_cache(data_cfg, scene, data_cfg.tokenizer) for scene in data_cfg.scenes]
     if context.is_main:
-        # The tokenizer by its weights too: one retrained in place would change the latents under the run.
-        recipe = {**config.to_dict(), "tokenizer_sha256": model_cfg.tokenizer}
+        # The tokenizer by its latent side too: one retrained in place would change the latents under the
+        # run (a decoder fine-tune would not, and may happen).
+        recipe = {**config.to_dict(), "tokenizer_latent_sha256": model_cfg.tokenizer}
         claim_run_folder(out, "wfm", recipe, paths=("data.root", "data.tokenizer"))
         ensure_scene_datasets(
             data_cfg.root, data_cfg.scenes, "train", workers=data_cfg.workers, progress=progress

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 from cosmos_sim.cli import main
-from cosmos_sim.tokenizers.checkpoint import load_tokenizer
+from cosmos_sim.tokenizers.checkpoint import latent_fingerprint, load_tokenizer, sha256_file
 from cosmos_sim.tokenizers.losses import ReconstructionLoss, ReconstructionLossConfig
 from cosmos_sim.training.state import warmup_cosine
 from cosmos_sim.training.tokenizer import load_train_config, summarize_metrics, train_tokenizer
+from cosmos_sim.world_models.diffusion.checkpoint import (
+    in_package,
+    load_world_model,
+    save_world_model,
+    tokenizer_fingerprint,
+)
+from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
+from cosmos_sim.world_models.diffusion.model import LatentDiffusionModel
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +101,51 @@ def test_a_run_folder_resumes_only_its_own_recipe_and_a_damaged_state_is_named(t
         (["rollback_lr_factor=0"], "0 < rollback_lr_factor <= 1"),
         (["rollback_drop_db=-1"], "rollback_drop_db >= 0"),
         (["loss=null"], "TokenizerTrainConfig.loss must be a mapping of settings, got None"),
+        (["train=encoder"], r"train must be one of \['all', 'decoder'\], got 'encoder'"),
+        (["train=decoder"], "train=decoder fine-tunes a trained tokenizer's decoder; name it with init="),
     ],
 )
 def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):
     with pytest.raises(ValueError, match=message):
         _tiny(tmp_path, data_root, *overrides)
+
+
+def test_a_decoder_fine_tune_keeps_the_latents_and_the_world_models_trained_on_them(tmp_path, data_root):
+    base = train_tokenizer(_tiny(tmp_path / "base", data_root, "max_steps=2"), progress=False)
+    tuned = train_tokenizer(
+        _tiny(tmp_path / "tuned", data_root, "max_steps=3", f"init={base}", "train=decoder", "lr=1e-2"),
+        progress=False,
+    )
+    before, after = load_tokenizer(base).state_dict(), load_tokenizer(tuned).state_dict()
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed and all(name.startswith(("decoder.", "post_quant_conv.")) for name in changed)
+    assert torch.equal(load_tokenizer(base).latent_mean, load_tokenizer(tuned).latent_mean)
+    assert latent_fingerprint(base) == latent_fingerprint(tuned)
+    assert sha256_file(base / "model.safetensors") != sha256_file(tuned / "model.safetensors")
+
+    # A world model trained on the base tokenizer's latents runs with the fine-tuned decoder; a tokenizer
+    # trained from scratch on the same recipe (other latents) is refused.
+    config = dataclasses.replace(
+        DiffusionWorldModelConfig(dim=32, depth=1, heads=2, adaln_rank=4, window=3),
+        tokenizer=tokenizer_fingerprint(base),
+    )
+    wfm = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=base)
+    name = sorted(changed)[0]
+    assert torch.equal(load_world_model(wfm, tokenizer_dir=tuned).tokenizer.state_dict()[name], after[name])
+    other = train_tokenizer(_tiny(tmp_path / "other", data_root, "max_steps=2", "seed=1"), progress=False)
+    with pytest.raises(ValueError, match="makes other latents"):
+        load_world_model(wfm, tokenizer_dir=other)
+    # A world model saved before the latent fingerprint recorded the tokenizer's whole-file SHA-256.
+    record = json.loads((wfm / "config.json").read_text())
+    record["config"]["tokenizer"] = json.loads((base / "config.json").read_text())["weights_sha256"]
+    (wfm / "config.json").write_text(json.dumps(record))
+    load_world_model(wfm)
+
+    with pytest.raises(ValueError, match=r"init=.* is a different architecture .*differs in channels"):
+        train_tokenizer(
+            _tiny(tmp_path / "wide", data_root, f"init={base}", "train=decoder", "model.channels=16"),
+            progress=False,
+        )
 
 
 def test_cli_reports_a_bad_config_name(capsys):
@@ -105,10 +154,12 @@ def test_cli_reports_a_bad_config_name(capsys):
 
 
 def test_shipped_recipes_compose():
-    for name in ("cv4x8x8", "dv4x8x8"):
+    for name in ("cv4x8x8", "dv4x8x8", "cv4x8x8_decoder"):
         config = load_train_config(name)
-        assert config.model.name == name.upper().replace("X", "x")
+        assert config.model.name == name.split("_")[0].upper().replace("X", "x")
         assert config.max_minutes <= 60 and len(config.data.scenes) == 9
+    # The decoder fine-tune starts from the shipped tokenizer it names, which has the recipe's architecture.
+    assert load_tokenizer(in_package(config.init)).config == config.model
 
 
 def test_reconstruction_loss_is_zero_only_for_a_perfect_reconstruction():

@@ -393,7 +393,7 @@ def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
     with pytest.raises(ValueError, match="not a cosmos-sim diffusion world model config"):
         load_world_model(tmp_path / "tok")  # a tokenizer folder is not a world model
     (tmp_path / "tok" / "config.json").rename(tmp_path / "tok" / "moved.json")
-    with pytest.raises(ValueError, match="not a saved tokenizer"):
+    with pytest.raises(FileNotFoundError, match="no tokenizer checkpoint at .*tok: config.json is missing"):
         load_world_model(model_dir)
 
 

@@ -1,5 +1,5 @@
 """Saving and loading diffusion world models: safetensors weights + a JSON config that names the
-tokenizer (its folder and the SHA-256 of its weights) and the task, so a model is never run on the
+tokenizer (its folder and the SHA-256 of its latent side, ``latent_fingerprint``) and the task, so a model is never run on the
 latents of another tokenizer or for another task."""
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import cosmos_sim
-from cosmos_sim.tokenizers.checkpoint import load_state_dict_strict, load_tokenizer, read_record, sha256_file
+from cosmos_sim.tokenizers.checkpoint import (
+    latent_fingerprint,
+    load_state_dict_strict,
+    load_tokenizer,
+    read_record,
+    sha256_file,
+)
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
@@ -24,12 +30,18 @@ PACKAGE_ROOT = Path(cosmos_sim.__file__).resolve().parent.parent
 
 
 def tokenizer_fingerprint(directory: str | Path) -> str:
-    """The SHA-256 of a saved tokenizer's weights, as its config records it."""
-    path = Path(directory) / "config.json"
+    """What binds a world model to its tokenizer: the SHA-256 of the tokenizer's latent side
+    (``latent_fingerprint``), so the model runs with a fine-tuned decoder but never on other latents."""
+    return latent_fingerprint(directory)
+
+
+def _whole_file_sha256(directory: Path) -> str | None:
+    """The SHA-256 of a tokenizer's whole weights file as its config records it: what world models saved
+    before the latent fingerprint (session 13) recorded instead."""
     try:
-        return json.loads(path.read_text())["weights_sha256"]
-    except (OSError, KeyError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: not a saved tokenizer with a weights_sha256 ({error})") from error
+        return json.loads((directory / "config.json").read_text(encoding="utf-8")).get("weights_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def in_package(path: str | Path) -> Path:
@@ -102,7 +114,7 @@ def load_world_model(
     """A saved world model with its tokenizer, ready to ``encode``/``step``/``decode``.
 
     ``tokenizer_dir`` defaults to the one the model was trained with; another tokenizer is refused
-    unless its weights are identical. ``task`` (an env id), if given, must be the model's task.
+    unless its latent side is identical (a decoder fine-tune of it is accepted). ``task`` (an env id), if given, must be the model's task.
     """
     config, record = read_world_model_config(directory)
     if task is not None and task != config.task:
@@ -115,11 +127,12 @@ def load_world_model(
                 f"{tokenizer_dir!r} (or pass tokenizer_dir=)"
             )
     tok_dir = in_package(tokenizer_dir)
-    if tokenizer_fingerprint(tok_dir) != config.tokenizer:
+    fingerprint = tokenizer_fingerprint(tok_dir)
+    if config.tokenizer not in (fingerprint, _whole_file_sha256(tok_dir)):
         raise ValueError(
             f"{directory}: the world model was trained on the latents of tokenizer {config.tokenizer[:12]}..., "
-            f"but {tok_dir} holds tokenizer {tokenizer_fingerprint(tok_dir)[:12]}...; pass the tokenizer it was "
-            f"trained with"
+            f"but {tok_dir} makes other latents (its encoder side hashes to {fingerprint[:12]}...); pass the "
+            f"tokenizer it was trained with, or one that differs from it in the decoder only"
         )
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
