@@ -1,9 +1,11 @@
 """One-step block response of a PushBlock world model, teacher-forced on held-out episodes:
 
     python scripts/contact_response.py [--checkpoint cosmos_sim/zoo/wfm_pushblock] [--episodes 16]
+        [--steps 2 --solver euler --sigma-min 2.0]
 
 Every window of 2 true latent frames and the true actions into the next one is given to the model;
-its next latent frame (control sampler) is read by ``predict_state``. For the windows where MuJoCo
+its next latent frame (the control sampler unless ``--steps``/``--solver``/``--sigma-min`` say
+otherwise; ``--sigma-min 0`` runs the schedule to the end) is read by ``predict_state``. For the windows where MuJoCo
 moved the block by at least ``--min-move`` cm in that latent step, the table gives the block's
 displacement along the true direction, as MuJoCo moved it, as the state head reads it on the true
 next latents, and as it reads it on the predicted ones. The first two agreeing and the third falling
@@ -22,7 +24,7 @@ import torch
 
 from cosmos_sim.benchmarks.rollout import heldout_episodes
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
-from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER
+from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, SamplerConfig
 
 BLOCK = slice(2, 4)  # block x, y in the PushBlock state (pusher x, y, block x, y, yaw)
 PUSHER = slice(0, 2)
@@ -36,7 +38,13 @@ def main() -> None:
     parser.add_argument("--data-root", default="outputs/data/wfm")
     parser.add_argument("--episodes", type=int, default=16)
     parser.add_argument("--min-move", type=float, default=1.0, help="cm per latent step")
+    parser.add_argument("--steps", type=int, default=CONTROL_SAMPLER.steps)
+    parser.add_argument("--solver", choices=("euler", "heun"), default=CONTROL_SAMPLER.solver)
+    parser.add_argument("--sigma-min", type=float, default=CONTROL_SAMPLER.sigma_min)
     args = parser.parse_args()
+    sampler = SamplerConfig(
+        steps=args.steps, solver=args.solver, sigma_min=args.sigma_min if args.sigma_min > 0 else None
+    )
     world = load_world_model(args.checkpoint)
     k = world.actions_per_step
     episodes = heldout_episodes(Path(args.data_root), world.config.task, args.episodes)
@@ -57,7 +65,7 @@ def main() -> None:
         true_state = torch.stack(states)  # (N, 2, S): before and after the step
         with torch.autocast("cpu", dtype=torch.bfloat16):
             predicted = world.model.sample_next(
-                context, action, torch.Generator().manual_seed(0), CONTROL_SAMPLER
+                context, action, torch.Generator().manual_seed(0), sampler
             ).float()[:, :, 0]
         read_before = world.predict_state(context[:, :, -1:])[:, 0]
         read_true = world.predict_state(truth[:, :, None])[:, 0]
