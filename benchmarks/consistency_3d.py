@@ -440,7 +440,9 @@ def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
 def _checked_depth(source: DepthSource, case: Case) -> np.ndarray:
     """The source's depth as float32 ``(horizon, H, W)``, or a PredictionError naming the case."""
     try:
-        depth = source.predict_depth(dataclasses.replace(case, context=case.context.copy()))
+        depth = source.predict_depth(
+            dataclasses.replace(case, context=case.context.copy(), actions=case.actions.copy())
+        )
     except PredictionError:
         raise
     except Exception as error:  # as predict_case: the model's failure is this case's error

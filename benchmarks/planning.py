@@ -446,7 +446,7 @@ def run_planning_benchmark(
     # Every setting is checked before the model loads and the envs are built.
     if isinstance(video_episodes, bool) or not isinstance(video_episodes, int) or video_episodes < 0:
         raise ValueError(f"planning: video_episodes must be an integer >= 0, got {video_episodes!r}")
-    budget.candidates_per_call(seeds)
+    budget.candidates_per_call(min(seeds, 2) if quick else seeds)  # --quick plans 2 seeds
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
     world = load_world_model(checkpoint, device="cuda" if torch.cuda.is_available() else "cpu")
@@ -469,7 +469,10 @@ def run_planning_benchmark(
         "seeds": seed_list,
         "steps": steps,
         "budget": dataclasses.asdict(budget),
+        # max_batch once counted candidates; results cached under that meaning are not reused.
+        "max_batch_counts": "rollouts",
         "sampler": dataclasses.asdict(world.sampler),
+        "device": str(world.device),
         "threads": torch.get_num_threads(),
     }
     results: dict[str, Any] = {}

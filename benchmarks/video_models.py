@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -216,11 +217,14 @@ default) alone costs the exact MuJoCo frames about 20-30 Physics-IQ points and 0
 subsampled video is refused instead of scored as if the model had made the loss."""
 
 
-def _chroma_subsampled(pix_fmt: str | None) -> bool:
-    name = (pix_fmt or "").lower()
-    return name.startswith(("nv12", "nv21", "nv16")) or any(
-        tag in name for tag in ("420", "422", "411", "410", "440")
-    )
+def _chroma_subsampled(pix_fmt: str | None, width: int, height: int) -> bool:
+    """Whether a pixel format stores any chroma plane at less than the frame's size (4:2:0, 4:2:2, NV12,
+    P010, ...), as FFmpeg describes the format."""
+    try:
+        planes = av.VideoFormat(pix_fmt or "", width, height).components
+    except (ValueError, TypeError):
+        return False  # unknown to FFmpeg: decoding says what is wrong with the file
+    return any(plane.is_chroma and (plane.width < width or plane.height < height) for plane in planes)
 
 
 class FolderSource(VideoSource):
@@ -247,7 +251,8 @@ class FolderSource(VideoSource):
             frames = decode_video(path)
         except VideoError as error:
             raise PredictionError(f"{self.name}: {case.key}: {error}") from None
-        if _chroma_subsampled(info.get("video.pix_fmt")):
+        height, width = case.context.shape[1:3]
+        if _chroma_subsampled(info.get("video.pix_fmt"), width, height):
             raise PredictionError(
                 f"{self.name}: {case.key}: {path} is {info['video.pix_fmt']}; chroma subsampling blurs the "
                 f"small coloured objects the benchmark measures, so write {PREDICTION_VIDEO_FORMAT}"

@@ -121,13 +121,20 @@ class WorldModelDynamics:
         """The current state of the N problems: latents (N, C, T, h, w) and actions (N, T-1, k, A)."""
         if not isinstance(state, LatentState):
             raise TypeError(f"WorldModelDynamics.set_state needs a LatentState, got {type(state).__name__}")
-        config, k, a = self.world.config, self.world.actions_per_step, self.action_dim
-        c, (h, w) = config.latent_channels, config.latent_size
+        k, a = self.world.actions_per_step, self.action_dim
         latents, actions = state.latents, state.actions
-        if latents.ndim != 5 or (latents.shape[1], *latents.shape[3:]) != (c, h, w) or latents.shape[2] < 1:
+        # The latent size is not part of the WorldModel protocol; a model that declares it is held to it.
+        config = getattr(self.world, "config", None)
+        size = (config.latent_channels, *config.latent_size) if hasattr(config, "latent_size") else None
+        if (
+            latents.ndim != 5
+            or latents.shape[2] < 1
+            or (size and (latents.shape[1], *latents.shape[3:]) != size)
+        ):
+            expected = "(N, C, T, h, w)" if size is None else f"(N, C={size[0]}, T, h={size[1]}, w={size[2]})"
             raise ValueError(
-                f"WorldModelDynamics.set_state: latents must be (N, C={c}, T, h={h}, w={w}) for this model, "
-                f"got {tuple(latents.shape)}"
+                f"WorldModelDynamics.set_state: latents must be {expected} for this model, got "
+                f"{tuple(latents.shape)}"
             )
         n, t = latents.shape[0], latents.shape[2]
         if tuple(actions.shape) != (n, t - 1, k, a):

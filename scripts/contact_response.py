@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--solver", choices=("euler", "heun"), default=CONTROL_SAMPLER.solver)
     parser.add_argument("--sigma-min", type=float, default=CONTROL_SAMPLER.sigma_min)
     args = parser.parse_args()
+    if args.sigma_min < 0:
+        parser.error(f"--sigma-min must be >= 0 (0: the schedule's end), got {args.sigma_min}")
     sampler = SamplerConfig(
         steps=args.steps, solver=args.solver, sigma_min=args.sigma_min if args.sigma_min > 0 else None
     )

@@ -113,10 +113,11 @@ def save_tokenizer(
 
 
 def latent_fingerprint(directory: str | Path) -> str:
-    """SHA-256 of a saved tokenizer's latent side (``LATENT_SIDE``: names, shapes and float32 values, in
-    name order). Two tokenizers with the same fingerprint give the same latents, whatever their decoders;
-    float16 zoo weights hash as their exact float32 values."""
-    read_record(directory, FORMAT, "tokenizer")  # a folder that is not a tokenizer is named as such
+    """SHA-256 of a saved tokenizer's latent side: its config (fields such as ``norm_groups`` change the
+    latents without changing a tensor) and the ``LATENT_SIDE`` tensors (names, shapes and float32 values,
+    in name order). Two tokenizers with the same fingerprint give the same latents, whatever their
+    decoders' weights; float16 zoo weights hash as their exact float32 values."""
+    config, _ = read_tokenizer_config(directory)  # a folder that is not a tokenizer is named as such
     weights = Path(directory) / WEIGHTS_FILE
     try:
         tensors = load_file(str(weights))
@@ -125,7 +126,7 @@ def latent_fingerprint(directory: str | Path) -> str:
     names = sorted(name for name in tensors if name.startswith(LATENT_SIDE))
     if not any(name.startswith("encoder.") for name in names):
         raise ValueError(f"{weights}: no encoder weights (encoder.*); not a cosmos-sim tokenizer's weights")
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode() + b"\n")
     for name in names:
         values = tensors[name].float().contiguous()
         digest.update(f"{name} {tuple(values.shape)}\n".encode())

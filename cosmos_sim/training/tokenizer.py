@@ -248,6 +248,7 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     out = Path(config.out)
     torch.manual_seed(config.seed)
     device = context.device
+    model = _initial_model(config)  # a bad init is named before the run folder is claimed or data recorded
 
     if context.is_main:
         claim_run_folder(out, "tokenizer", config.to_dict(), paths=("data.root",))
@@ -259,7 +260,7 @@ def train_tokenizer(config: TokenizerTrainConfig, *, progress: bool = True) -> P
     paths = [scene_dataset_dir(config.data.root, scene, "train") for scene in config.data.scenes]
     data = SceneFrames(paths, config.data.scenes, config.data.video_key)
 
-    model = _initial_model(config).to(device)
+    model = model.to(device)
     trained_prefixes = TRAINABLE_PARTS[config.train]
     for name, parameter in model.named_parameters():
         parameter.requires_grad_(trained_prefixes is None or name.startswith(trained_prefixes))

@@ -52,7 +52,12 @@ from cosmos_sim.training.run_folder import claim_run_folder
 from cosmos_sim.training.state import warmup_cosine
 from cosmos_sim.training.tracking import RunLogger
 from cosmos_sim.world_models.base import LatentState
-from cosmos_sim.world_models.diffusion.checkpoint import in_package, save_world_model, tokenizer_fingerprint
+from cosmos_sim.world_models.diffusion.checkpoint import (
+    in_package,
+    save_world_model,
+    tokenizer_file_sha256,
+    tokenizer_fingerprint,
+)
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel
 from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
@@ -528,9 +533,9 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
 
     caches = [_episode_cache(data_cfg, scene, data_cfg.tokenizer) for scene in data_cfg.scenes]
     if context.is_main:
-        # The tokenizer by its latent side too: one retrained in place would change the latents under the
-        # run (a decoder fine-tune would not, and may happen).
-        recipe = {**config.to_dict(), "tokenizer_latent_sha256": model_cfg.tokenizer}
+        # The tokenizer by its whole weights file too: one retrained in place, even its decoder only,
+        # changes the latents or the sample videos under the run.
+        recipe = {**config.to_dict(), "tokenizer_sha256": tokenizer_file_sha256(data_cfg.tokenizer)}
         claim_run_folder(out, "wfm", recipe, paths=("data.root", "data.tokenizer"))
         ensure_scene_datasets(
             data_cfg.root, data_cfg.scenes, "train", workers=data_cfg.workers, progress=progress

@@ -28,6 +28,7 @@ from cosmos_sim.benchmarks.video_models import (
     FolderSource,
     TokenizerRoundTripSource,
     WorldModelSource,
+    _chroma_subsampled,
     case_video_path,
     resolve_sources,
 )
@@ -167,6 +168,12 @@ def test_models_to_score_are_named_apart_or_told_how_to_be(tmp_path):
         resolve_sources(
             [CallableSource(np.zeros_like, "floor")], [], [], default_checkpoint=tmp_path, reserved=["floor"]
         )
+
+
+def test_chroma_subsampling_is_read_from_the_pixel_format():
+    subsampled = ("yuv420p", "yuvj422p", "nv12", "nv20le", "p010le", "y210le")
+    assert all(_chroma_subsampled(f, 64, 64) for f in subsampled)
+    assert not any(_chroma_subsampled(f, 64, 64) for f in ("yuv444p", "yuv444p10le", "rgb24", "gbrp", "bgr0"))
 
 
 def _write(path, frames, fps=25.0, pix_fmt="yuv444p"):

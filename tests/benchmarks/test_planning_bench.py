@@ -100,6 +100,13 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
     ):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "few", seeds=4, budget=few)
     assert few.candidates_per_call(3) == 3
+    with pytest.raises(ValueError, match=r"raise it \(--max-batch\) to at least 8"):
+        run_planning_benchmark(
+            tiny_pushblock_world_model,
+            tmp_path / "few",
+            quick=True,
+            budget=dataclasses.replace(few, max_batch=7),
+        )
     with pytest.raises(ValueError, match="video_episodes must be an integer >= 0, got -1"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "video", video_episodes=-1)
     assert not (tmp_path / "few").exists() and not (tmp_path / "video").exists()

@@ -331,6 +331,9 @@ def test_a_problem_with_only_infeasible_candidates_does_not_poison_the_others(na
     solution = make(name).optimize(objective, torch.zeros(N, H, A))
     assert torch.isfinite(solution.actions).all()
     assert torch.isinf(solution.cost[1]) and torch.isfinite(solution.cost[[0, 2]]).all()
+    # The other problems draw the same samples and reach the same answers as when all are feasible.
+    feasible = make(name).optimize(quadratic(targets), torch.zeros(N, H, A))
+    assert torch.equal(solution.actions[[0, 2]], feasible.actions[[0, 2]])
 
 
 def test_bounds_with_low_above_high_are_refused():

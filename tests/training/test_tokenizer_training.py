@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
@@ -135,17 +136,35 @@ def test_a_decoder_fine_tune_keeps_the_latents_and_the_world_models_trained_on_t
     other = train_tokenizer(_tiny(tmp_path / "other", data_root, "max_steps=2", "seed=1"), progress=False)
     with pytest.raises(ValueError, match="makes other latents"):
         load_world_model(wfm, tokenizer_dir=other)
-    # A world model saved before the latent fingerprint recorded the tokenizer's whole-file SHA-256.
+    # A world model saved before the latent fingerprint recorded the tokenizer's whole-file SHA-256: it
+    # loads with that tokenizer and with a decoder fine-tune of it, not with another.
     record = json.loads((wfm / "config.json").read_text())
     record["config"]["tokenizer"] = json.loads((base / "config.json").read_text())["weights_sha256"]
     (wfm / "config.json").write_text(json.dumps(record))
     load_world_model(wfm)
+    load_world_model(wfm, tokenizer_dir=tuned)
+    with pytest.raises(ValueError, match="makes other latents"):
+        load_world_model(wfm, tokenizer_dir=other)
+    # The config is part of the latent side: the same tensors read with another normalization make
+    # other latents.
+    renormed = tmp_path / "renormed"
+    shutil.copytree(base, renormed)
+    saved = json.loads((renormed / "config.json").read_text())
+    saved["config"]["norm_groups"] = 1 - saved["config"]["norm_groups"]
+    (renormed / "config.json").write_text(json.dumps(saved))
+    assert latent_fingerprint(renormed) != latent_fingerprint(base)
 
+    # A bad init is named before the run folder is claimed or any data recorded.
     with pytest.raises(ValueError, match=r"init=.* is a different architecture .*differs in channels"):
         train_tokenizer(
-            _tiny(tmp_path / "wide", data_root, f"init={base}", "train=decoder", "model.channels=16"),
+            _tiny(
+                tmp_path / "wide", tmp_path / "no_data", f"init={base}", "train=decoder", "model.channels=16"
+            ),
             progress=False,
         )
+    with pytest.raises(FileNotFoundError, match="no tokenizer checkpoint at .*missing"):
+        train_tokenizer(_tiny(tmp_path / "wide", data_root, f"init={tmp_path / 'missing'}"), progress=False)
+    assert not (tmp_path / "wide").exists() and not (tmp_path / "no_data").exists()
 
 
 def test_cli_reports_a_bad_config_name(capsys):

@@ -35,11 +35,12 @@ def tokenizer_fingerprint(directory: str | Path) -> str:
     return latent_fingerprint(directory)
 
 
-def _whole_file_sha256(directory: Path) -> str | None:
-    """The SHA-256 of a tokenizer's whole weights file as its config records it: what world models saved
-    before the latent fingerprint (session 13) recorded instead."""
+def tokenizer_file_sha256(directory: str | Path) -> str | None:
+    """The SHA-256 of a tokenizer's whole weights file as its config records it (None if unreadable):
+    what world models saved before the latent fingerprint recorded instead, and what a training run
+    checks to notice a tokenizer retrained in place, decoder included."""
     try:
-        return json.loads((directory / "config.json").read_text(encoding="utf-8")).get("weights_sha256")
+        return json.loads((Path(directory) / "config.json").read_text(encoding="utf-8")).get("weights_sha256")
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -101,6 +102,24 @@ def read_world_model_config(directory: str | Path) -> tuple[DiffusionWorldModelC
         raise ValueError(f"{path}: bad world model config: {error}") from error
 
 
+def _check_tokenizer(directory, expected: str, tok_dir: Path, recorded_dir) -> None:
+    """Refuse ``tok_dir`` unless it makes the latents the model at ``directory`` was trained on: its latent
+    fingerprint is ``expected``, or (a model saved before the fingerprint) ``expected`` is the whole-file
+    SHA-256 of this tokenizer or of the recorded one whose latent side this one shares."""
+    fingerprint = tokenizer_fingerprint(tok_dir)
+    if expected in (fingerprint, tokenizer_file_sha256(tok_dir)):
+        return
+    recorded = in_package(recorded_dir) if isinstance(recorded_dir, str) and recorded_dir else None
+    if recorded is not None and recorded.is_dir() and expected == tokenizer_file_sha256(recorded):
+        if tokenizer_fingerprint(recorded) == fingerprint:
+            return  # a decoder fine-tune of the recorded tokenizer
+    raise ValueError(
+        f"{directory}: the world model was trained on the latents of tokenizer {expected[:12]}..., but "
+        f"{tok_dir} makes other latents (its latent side hashes to {fingerprint[:12]}...); pass the "
+        f"tokenizer it was trained with, or one that differs from it in the decoder only"
+    )
+
+
 def load_world_model(
     directory: str | Path,
     *,
@@ -127,13 +146,7 @@ def load_world_model(
                 f"{tokenizer_dir!r} (or pass tokenizer_dir=)"
             )
     tok_dir = in_package(tokenizer_dir)
-    fingerprint = tokenizer_fingerprint(tok_dir)
-    if config.tokenizer not in (fingerprint, _whole_file_sha256(tok_dir)):
-        raise ValueError(
-            f"{directory}: the world model was trained on the latents of tokenizer {config.tokenizer[:12]}..., "
-            f"but {tok_dir} makes other latents (its encoder side hashes to {fingerprint[:12]}...); pass the "
-            f"tokenizer it was trained with, or one that differs from it in the decoder only"
-        )
+    _check_tokenizer(directory, config.tokenizer, tok_dir, record.get("tokenizer_dir"))
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"no world model weights at {weights} (its config.json is there)")
