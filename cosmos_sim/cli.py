@@ -385,9 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        # Bad input from the user (OSError: a path that is a file, a folder that cannot be written): one
-        # clear line, no traceback.
+    except Exception as exc:
+        # Bad input from the user (OSError: a path that is a file, a folder that cannot be written;
+        # Gymnasium's own errors: a seed or env id it refuses): one clear line, no traceback.
+        # (Gymnasium is imported by the command, not here, so the CLI starts fast.)
+        gym = sys.modules.get("gymnasium")
+        user_errors = (ValueError, OSError, RuntimeError) + ((gym.error.Error,) if gym else ())
+        if not isinstance(exc, user_errors):
+            raise
         print(f"cosmos-sim {args.verb}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -11,6 +11,7 @@ whether the run was interrupted, does not change its content.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -70,6 +71,12 @@ class GenerateConfig:
             )
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"GenerateConfig.max_steps must be >= 1, got {self.max_steps!r}")
+        if not 0.0 <= self.expert_noise < math.inf:  # NaN fails too
+            raise ValueError(
+                f"GenerateConfig.expert_noise must be a finite number >= 0, got {self.expert_noise!r}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"GenerateConfig.seed must be an integer >= 0 (reset seeds), got {self.seed!r}")
         # A file on the way to the output would only show once a worker process writes an episode.
         output = Path(self.output)
         existing = next((p for p in (output, *output.parents) if p.exists()), None)

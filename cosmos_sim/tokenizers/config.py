@@ -71,11 +71,20 @@ class TokenizerConfig:
                 f"TokenizerConfig: a video tokenizer patches time by patch_size, so temporal_compression "
                 f"({self.temporal_compression}) must be >= patch_size ({self.patch_size})"
             )
-        if not self.channels_mult or self.channels < 1 or self.num_res_blocks < 1:
+        if (
+            not self.channels_mult
+            or self.channels < 1
+            or self.num_res_blocks < 1
+            or min(self.channels_mult) < 1
+        ):
             raise ValueError(
-                f"TokenizerConfig: need channels >= 1, num_res_blocks >= 1 and at least one level, got "
-                f"channels={self.channels}, num_res_blocks={self.num_res_blocks}, channels_mult={self.channels_mult}"
+                f"TokenizerConfig: need channels >= 1, num_res_blocks >= 1 and at least one level, each a "
+                f"multiplier >= 1, got channels={self.channels}, num_res_blocks={self.num_res_blocks}, "
+                f"channels_mult={self.channels_mult}"
             )
+        for name in ("z_channels", "latent_channels", "in_channels", "resolution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TokenizerConfig.{name} must be >= 1, got {getattr(self, name)!r}")
         downs = len(self.channels_mult) - 1
         if self.num_spatial_downs > downs or self.num_temporal_downs > downs:
             raise ValueError(

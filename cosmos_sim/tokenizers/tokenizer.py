@@ -64,10 +64,12 @@ class CausalVideoTokenizer(nn.Module):
                 f"{name}: frames must be a float tensor (B, 3, T, H, W) in [-1, 1], got {kind}; "
                 "convert uint8 frames with cosmos_sim.frames.frames_to_model"
             )
-        if x.ndim != 5 or x.shape[1] != self.config.in_channels:
+        if x.ndim != 5 or x.shape[1] != self.config.in_channels or 0 in x.shape:
             raise ValueError(
-                f"{name}: frames must have shape (B, {self.config.in_channels}, T, H, W), got {tuple(x.shape)}"
+                f"{name}: frames must have shape (B, {self.config.in_channels}, T, H, W) with B, T >= 1, got "
+                f"{tuple(x.shape)}"
             )
+        self._check_dtype(x, "frames")
         self.config.check_frames(x.shape[2], x.shape[3], x.shape[4], continuing=continuing)
         low, high = x.aminmax()
         if not (torch.isfinite(low) and torch.isfinite(high)):
@@ -85,9 +87,23 @@ class CausalVideoTokenizer(nn.Module):
             or not z.dtype.is_floating_point
             or z.ndim != 5
             or z.shape[1] != c.latent_dim
+            or 0 in z.shape
         ):
             got = f"{z.dtype} {tuple(z.shape)}" if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"{c.name}: latents must be float (B, {c.latent_dim}, T', h, w), got {got}")
+            raise ValueError(
+                f"{c.name}: latents must be float (B, {c.latent_dim}, T', h, w) with B, T' >= 1, got {got}"
+            )
+        self._check_dtype(z, "latents")
+
+    def _check_dtype(self, x: torch.Tensor, what: str) -> None:
+        """The input in the weights' dtype (autocast lowers the arithmetic, not the input), as a convolution
+        needs: float64 or float16 into float32 weights would fail inside torch."""
+        weights = self.quant_conv.conv3d.weight.dtype
+        if x.dtype != weights:
+            raise ValueError(
+                f"{self.config.name}: {what} must be {weights} like the weights, got {x.dtype}; convert with "
+                f".to({weights})"
+            )
 
     # ---- encode / decode (subclasses add quantization) -----------------------------------------------
 
@@ -215,6 +231,16 @@ def build_tokenizer(config: TokenizerConfig) -> CausalVideoTokenizer:
     return TOKENIZER_CLASSES[config.kind](config)
 
 
+def _same_clip(first: tuple[int, ...] | None, now: tuple[int, ...], name: str, what: str) -> tuple[int, ...]:
+    """A stream's (B, H, W): every chunk continues the clips of the first, so it must match them."""
+    if first is not None and now != first:
+        raise ValueError(
+            f"{name}: a streamed chunk continues the first chunk's clips: {what} must be (B, H, W) = {first} "
+            f"in batch and size, got {now}; start a new stream for other clips"
+        )
+    return now
+
+
 class StreamingEncoder:
     """Encodes one clip chunk by chunk, remembering each causal layer's past (``TemporalCache``)."""
 
@@ -222,10 +248,14 @@ class StreamingEncoder:
         self.tokenizer = tokenizer
         self.cache = TemporalCache()
         self.frames_seen = 0
+        self._shape: tuple[int, ...] | None = None  # (B, H, W) of the first chunk
 
     def push(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The next frames ``(B, 3, T, H, W)`` -> their latent frames (CV latent, or DV (indices, codes))."""
         self.tokenizer.check_video(x, continuing=self.frames_seen > 0)
+        self._shape = _same_clip(
+            self._shape, (x.shape[0], *x.shape[3:]), self.tokenizer.config.name, "frames"
+        )
         with streaming(self.cache):
             z = self.tokenizer._encode_latent(x)
         self.frames_seen += x.shape[2]
@@ -241,10 +271,14 @@ class StreamingDecoder:
     def __init__(self, tokenizer: CausalVideoTokenizer) -> None:
         self.tokenizer = tokenizer
         self.cache = TemporalCache()
+        self._shape: tuple[int, ...] | None = None  # (B, h, w) of the first chunk
 
     def push(self, latent: torch.Tensor) -> torch.Tensor:
         """CV latents or DV codes ``(B, C, T', h, w)`` -> frames (the first chunk gives ``1 + k*(T'-1)``,
         later chunks ``k*T'``)."""
         self.tokenizer.check_latent(latent)
+        self._shape = _same_clip(
+            self._shape, (latent.shape[0], *latent.shape[3:]), self.tokenizer.config.name, "latents"
+        )
         with streaming(self.cache):
             return self.tokenizer._decode_latent(latent)

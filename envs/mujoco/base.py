@@ -334,8 +334,17 @@ class MujocoSceneEnv(gym.Env):
             raise ValueError(
                 f"{type(self).__name__}.reset: unknown options {sorted(unknown)}; known: {sorted(self.reset_options)}"
             )
-        self._load_scene(self._sample_scene(options))
-        self._initialize(options)
+        running = (
+            (self._scene, self.get_state()) if self.model is not None and self._scene is not None else None
+        )
+        try:
+            self._load_scene(self._sample_scene(options))
+            self._initialize(options)
+        except Exception:
+            if running is not None:  # a refused reset leaves the running episode as it was
+                self._load_scene(running[0])
+                self.set_state(running[1])
+            raise
         mujoco.mj_forward(self.model, self.data)
         self._last_frame = None
         obs = self._observation()

@@ -9,6 +9,7 @@ reprojection) against the truth.
 from __future__ import annotations
 
 import colorsys
+import copy
 import math
 from typing import Any
 
@@ -235,7 +236,7 @@ class CameraOrbitEnv(MujocoSceneEnv):
                 f"CameraOrbitEnv.reset: options['scene'] must be a dict with keys from {sorted(scene)}, "
                 f"got {overrides!r}"
             )
-        scene.update(overrides)
+        scene.update(copy.deepcopy(overrides))  # the caller's dict may change later; the scene may not
         self._validate_scene(scene)
         return scene
 
@@ -268,9 +269,26 @@ class CameraOrbitEnv(MujocoSceneEnv):
         def bad(what: str, value: Any) -> ValueError:
             return ValueError(f"CameraOrbitEnv.reset: scene {what}, got {value!r}")
 
-        for key, size in (("lookat", 3), ("floor_rgb", 3), ("floor_accent", 3)):
-            if np.shape(scene[key]) != (size,) or not np.all(np.isfinite(scene[key])):
-                raise bad(f"{key} must be {size} finite numbers", scene[key])
+        def numbers(value, shape: tuple[int, ...], low: float = -np.inf, high: float = np.inf) -> bool:
+            """Whether ``value`` is real numbers of ``shape``, finite and within [low, high]."""
+            try:
+                array = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                return False
+            return array.shape == shape and bool(
+                np.all(np.isfinite(array) & (array >= low) & (array <= high))
+            )
+
+        def seed(value) -> bool:
+            return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < 2**32
+
+        for key in ("floor_rgb", "floor_accent"):
+            if not numbers(scene[key], (3,), 0.0, 1.0):
+                raise bad(f"{key} must be 3 numbers in [0, 1]", scene[key])
+        if not numbers(scene["lookat"], (3,)):
+            raise bad("lookat must be 3 finite numbers", scene["lookat"])
+        if not seed(scene["floor_texture_seed"]):
+            raise bad("floor_texture_seed must be an integer in [0, 2**32)", scene["floor_texture_seed"])
         if not isinstance(scene["objects"], dict) or not scene["objects"]:
             raise bad("objects must be a non-empty dict name -> object", scene["objects"])
         for name, obj in scene["objects"].items():
@@ -279,14 +297,25 @@ class CameraOrbitEnv(MujocoSceneEnv):
                 raise bad(f"objects[{name!r}] must have exactly the keys {sorted(needed)}", obj)
             if obj["shape"] not in SHAPE_SIZES:
                 raise bad(f"objects[{name!r}].shape must be one of {sorted(SHAPE_SIZES)}", obj["shape"])
-            size = np.asarray(obj["size"], dtype=np.float64)
-            if size.shape != (SHAPE_SIZES[obj["shape"]],) or not np.all(size > 0):
+            if not numbers(obj["size"], (SHAPE_SIZES[obj["shape"]],), 0.0) or not np.all(
+                np.asarray(obj["size"]) > 0
+            ):
                 raise bad(
                     f"objects[{name!r}].size must be {SHAPE_SIZES[obj['shape']]} positive numbers",
                     obj["size"],
                 )
-            if np.shape(obj["xy"]) != (2,) or np.shape(obj["rgb"]) != (3,):
-                raise bad(f"objects[{name!r}] needs xy (2 numbers) and rgb (3 numbers)", obj)
+            if not (
+                numbers(obj["xy"], (2,)) and numbers(obj["yaw"], ()) and numbers(obj["rgb"], (3,), 0.0, 1.0)
+            ):
+                raise bad(
+                    f"objects[{name!r}] needs xy (2 finite numbers), yaw (a finite number) and rgb (3 numbers "
+                    f"in [0, 1])",
+                    obj,
+                )
+            if not seed(obj["texture_seed"]):
+                raise bad(
+                    f"objects[{name!r}].texture_seed must be an integer in [0, 2**32)", obj["texture_seed"]
+                )
 
     def _build_xml(self, scene: dict[str, Any]) -> str:
         def fmt(values) -> str:

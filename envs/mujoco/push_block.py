@@ -32,6 +32,10 @@ RANDOMIZATION: dict[str, tuple[float, float]] = {
     "block_friction": (0.3, 0.9),
 }
 COLOR_JITTER = 0.1
+SCENE_LIMITS: dict[str, float] = {"block_half_size": 0.1, "block_mass": 100.0, "block_friction": 10.0}
+"""Largest value a scene override may take: a block up to 20 cm wide still leaves the pusher room to
+start clear of it on the 60 cm table (a wider one could never be placed, and reset would search
+forever); masses and frictions beyond these are not a pushing task any more."""
 
 
 def _checked_scene_value(key: str, value: Any) -> Any:
@@ -39,16 +43,18 @@ def _checked_scene_value(key: str, value: Any) -> Any:
     nominal = NOMINAL_SCENE[key]
     if key.endswith("rgba"):
         arr = np.asarray(value, dtype=float) if isinstance(value, (list, tuple, np.ndarray)) else None
-        if arr is None or arr.shape != (4,) or np.any((arr < 0) | (arr > 1)):
+        if arr is None or arr.shape != (4,) or not np.all((arr >= 0) & (arr <= 1)):  # NaN fails too
             raise ValueError(f"PushBlockEnv.reset: scene[{key!r}] must be 4 numbers in [0, 1], got {value!r}")
         return [float(c) for c in arr]
+    limit = SCENE_LIMITS[key]
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float, np.floating, np.integer))
-        or not value > 0
+        or not 0 < value <= limit
     ):
         raise ValueError(
-            f"PushBlockEnv.reset: scene[{key!r}] must be a positive number (nominal {nominal}), got {value!r}"
+            f"PushBlockEnv.reset: scene[{key!r}] must be a number in (0, {limit:g}] (nominal {nominal}), "
+            f"got {value!r}"
         )
     return float(value)
 
@@ -127,6 +133,17 @@ class PushBlockEnv(MujocoSceneEnv):
         terminate_on_success: bool = False,
         render_mode: str | None = "rgb_array",
     ) -> None:
+        if isinstance(task, dict):  # as JSON gives it (cosmos-sim generate --env-kwargs)
+            try:
+                task = PushBlockTask(**task)
+            except TypeError as error:
+                raise ValueError(
+                    f"PushBlockEnv: task {task!r} is not PushBlockTask fields: {error}"
+                ) from None
+        if task is not None and not isinstance(task, PushBlockTask):
+            raise ValueError(
+                f"PushBlockEnv: task must be a PushBlockTask or a dict of its fields, got {task!r}"
+            )
         self.task = task if task is not None else PushBlockTask()
         self.depth = bool(depth)
         self.segmentation = bool(segmentation)
@@ -240,10 +257,16 @@ class PushBlockEnv(MujocoSceneEnv):
                 )
         else:
             block = rng.uniform(-0.15, 0.15, 2)
-            while True:
+            clearance = 0.09 + self._scene["block_half_size"]
+            for _ in range(1000):  # bounded, as _sample_goal: SCENE_LIMITS keep a start reachable
                 pusher = rng.uniform(-0.25, 0.25, 2)
-                if np.linalg.norm(pusher - block) > 0.09 + self._scene["block_half_size"]:
+                if np.linalg.norm(pusher - block) > clearance:
                     break
+            else:
+                raise ValueError(
+                    f"PushBlockEnv.reset: no pusher start within +-0.25 m lies {clearance:.3f} m from the block "
+                    f"at {block.tolist()}; pass options['state']"
+                )
             state = np.array([*pusher, *block, rng.uniform(-np.pi, np.pi)])
         if "goal" in options:
             goal = self._checked_vector(options["goal"], GOAL_DIM, "goal")

@@ -42,11 +42,15 @@ class PushBlockTask:
     """Size of a goal (x, y, yaw): what a planning cost checks the goals it is given against."""
 
     def __post_init__(self) -> None:
-        if not self.success_threshold > 0:
-            raise ValueError(f"PushBlockTask.success_threshold must be > 0, got {self.success_threshold!r}")
+        if not 0 < self.success_threshold < np.inf:  # NaN fails too
+            raise ValueError(
+                f"PushBlockTask.success_threshold must be a finite number > 0, got {self.success_threshold!r}"
+            )
         for name in ("goal_distance_weight", "pusher_distance_weight", "success_bonus"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"PushBlockTask.{name} must be >= 0, got {getattr(self, name)!r}")
+            if not 0 <= getattr(self, name) < np.inf:
+                raise ValueError(
+                    f"PushBlockTask.{name} must be a finite number >= 0, got {getattr(self, name)!r}"
+                )
 
     @staticmethod
     def goal_distance(state, goal):

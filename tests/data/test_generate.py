@@ -119,6 +119,11 @@ def test_bad_config_values_are_rejected():
         GenerateConfig(output="x", num_episodes=0)
     with pytest.raises(ValueError, match="expert_fraction"):
         GenerateConfig(output="x", policy="mix", expert_fraction=1.5)
+    for noise in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="expert_noise must be a finite number >= 0"):
+            GenerateConfig(output="x", expert_noise=noise)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        GenerateConfig(output="x", seed=-5)
 
 
 def test_expert_policy_for_a_scene_without_one_is_a_clear_error(tmp_path):
@@ -133,6 +138,13 @@ def test_bad_env_kwargs_are_clear_errors(tmp_path):
         generate(_config(tmp_path / "a", env_kwargs={"widht": 128}), progress=False)
     with pytest.raises(ValueError, match="return_frames"):
         generate(_config(tmp_path / "b", env_kwargs={"return_frames": False}), progress=False)
+    # A task comes from JSON as a dict of PushBlockTask fields.
+    env = gym.make("cosmos_sim/PushBlock-v0", task={"success_threshold": 0.1}).unwrapped
+    assert env.task.success_threshold == 0.1
+    with pytest.raises(ValueError, match="not PushBlockTask fields"):
+        gym.make("cosmos_sim/PushBlock-v0", task={"threshold": 0.1})
+    with pytest.raises(ValueError, match="success_threshold must be a finite number > 0"):
+        gym.make("cosmos_sim/PushBlock-v0", task={"success_threshold": float("nan")})
 
 
 def test_asking_for_fewer_episodes_than_a_dataset_holds_leaves_it_whole(tmp_path):

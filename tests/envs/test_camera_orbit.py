@@ -103,6 +103,27 @@ def test_bad_inputs_raise_clear_errors():
         scene = env.unwrapped.scene
         scene["objects"]["crate"]["size"] = [0.1, -0.1, 0.1]
         env.reset(options={"scene": {"objects": scene["objects"]}})
+    for field, value, message in (
+        ("xy", [np.nan, 0.0], "needs xy"),
+        ("yaw", "north", "needs xy"),
+        ("rgb", [5.0, 0.0, 0.0], r"rgb \(3 numbers in \[0, 1\]\)"),
+        ("texture_seed", -1, r"texture_seed must be an integer in \[0, 2\*\*32\)"),
+    ):
+        objects = env.unwrapped.scene["objects"]
+        objects["crate"][field] = value
+        with pytest.raises(ValueError, match=rf"objects\['crate'\].*{message}"):
+            env.reset(options={"scene": {"objects": objects}})
+
+
+def test_the_scene_is_copied_from_the_options_not_shared_with_the_caller():
+    env = gym.make(ENV_ID).unwrapped
+    objects = env.scene["objects"]
+    first = env.reset(seed=0, options={"scene": {"objects": objects}})[0]["rgb"]
+    for obj in objects.values():
+        obj["rgb"] = [1.0, 0.0, 1.0]  # the caller edits its dict after the reset
+    assert env.scene["objects"]["crate"]["rgb"] != [1.0, 0.0, 1.0]
+    second = env.reset(seed=0, options={"scene": {"objects": objects}})[0]["rgb"]
+    assert env.scene["objects"]["crate"]["rgb"] == [1.0, 0.0, 1.0] and not np.array_equal(first, second)
 
 
 # --------------------------------------------------------------------------------------- orbit control

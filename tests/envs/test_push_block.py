@@ -161,6 +161,23 @@ def test_oracle_rejects_bad_actions():
         oracle.rollout(np.full((1, 2, 2), np.nan))
 
 
+def test_a_refused_reset_leaves_the_running_episode_as_it_was():
+    env = gym.make("cosmos_sim/PushBlock-v0").unwrapped
+    env.reset(seed=0, options={"scene": {"block_mass": 0.3}})
+    for _ in range(3):
+        env.step(np.array([0.5, -0.5]))
+    before = env.get_state()
+    for bad in ({"state": [9.0] * 5}, {"scene": {"block_half_size": 0.08}, "goal": [0.5, 0.0, 0.0]}):
+        with pytest.raises(ValueError):
+            env.reset(options=bad)
+        np.testing.assert_array_equal(env.get_state(), before)
+        assert env.scene["block_mass"] == 0.3 and env.scene["block_half_size"] == 0.04
+    again = gym.make("cosmos_sim/PushBlock-v0").unwrapped
+    again.reset(seed=0, options={"scene": {"block_mass": 0.3}})
+    again.set_state(before)
+    np.testing.assert_array_equal(env.step(np.array([0.3, 0.3]))[0], again.step(np.array([0.3, 0.3]))[0])
+
+
 def test_bad_reset_options_are_clear_errors():
     env = gym.make("cosmos_sim/PushBlock-v0")
     with pytest.raises(ValueError, match=r"unknown options \['domain_randomisation'\]"):
@@ -169,8 +186,15 @@ def test_bad_reset_options_are_clear_errors():
         env.reset(seed=0, options={"state": [0.0, 0.0, 0.6, 0.0, 0.0]})
     with pytest.raises(ValueError, match="outside"):
         env.reset(seed=0, options={"goal": [0.5, 0.0, 0.0]})
-    with pytest.raises(ValueError, match="positive number"):
+    with pytest.raises(ValueError, match=r"block_half_size'\] must be a number in \(0, 0.1\]"):
         env.reset(seed=0, options={"scene": {"block_half_size": "big"}})
+    # A block too wide for any pusher start (reset once searched for one forever), an infinite mass, a
+    # NaN colour: each refused by name.
+    for key, value in (("block_half_size", 1.0), ("block_mass", np.inf), ("block_friction", np.nan)):
+        with pytest.raises(ValueError, match=rf"scene\['{key}'\] must be a number in"):
+            env.reset(seed=0, options={"scene": {key: value}})
+    with pytest.raises(ValueError, match=r"block_rgba'\] must be 4 numbers in \[0, 1\]"):
+        env.reset(seed=0, options={"scene": {"block_rgba": [np.nan, 0, 0, 1]}})
     with pytest.raises(ValueError, match=r"must be a dict"):
         env.reset(seed=0, options={"scene": 3})
     with pytest.raises(ValueError, match=r"4 numbers in \[0, 1\]"):

@@ -132,6 +132,8 @@ def test_dv_gradients_pass_the_quantizer_to_the_encoder():
         (lambda: video(5)[:, :2], r"shape \(B, 3, T, H, W\)"),
         (lambda: video(5)[0], r"shape \(B, 3, T, H, W\)"),
         (lambda: video(5).fill_(float("nan")), "NaN"),
+        (lambda: video(5).double(), r"frames must be torch.float32 like the weights, got torch.float64"),
+        (lambda: video(5)[:0], r"with B, T >= 1, got \(0, 3, 5, 32, 32\)"),
     ],
 )
 def test_bad_inputs_are_clear_errors(make_input, message):
@@ -152,6 +154,16 @@ def test_bad_stream_chunks_and_latents_are_clear_errors():
         model.decode_codes(torch.zeros(1, 16, 2, 4, 4))
     with pytest.raises(ValueError, match=r"indices must lie in \[0, 64000\)"):
         model.decode(torch.full((1, 2, 4, 4), 64000))
+    # Later chunks continue the first chunk's clips: same batch and size (the stream survives the error).
+    with pytest.raises(ValueError, match=r"frames must be \(B, H, W\) = \(2, 32, 32\) .* got \(4, 32, 32\)"):
+        encoder.push(torch.cat([video(4), video(4)]))
+    encoder.push(video(4))
+    decoder = model.stream_decoder()
+    decoder.push(torch.zeros(1, 6, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"latents must be \(B, H, W\) = \(1, 4, 4\) .* got \(1, 8, 8\)"):
+        decoder.push(torch.zeros(1, 6, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"with B, T' >= 1"):
+        decoder.push(torch.zeros(1, 6, 0, 4, 4))
 
 
 @pytest.mark.parametrize(
@@ -164,6 +176,9 @@ def test_bad_stream_chunks_and_latents_are_clear_errors():
         (dict(patch_size=16), "patch_size 16 exceeds"),
         (dict(kind="DV", levels=(8, 1)), "levels must be integers >= 2"),
         (dict(channels=64, norm_groups=3), "norm_groups must be 0 or divide every width"),
+        (dict(latent_channels=0), "latent_channels must be >= 1, got 0"),
+        (dict(z_channels=0), "z_channels must be >= 1, got 0"),
+        (dict(channels_mult=(1, 0, 2)), "each a multiplier >= 1"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):

@@ -293,6 +293,32 @@ def test_decoder_runs_in_the_world_models_precision(world_model):
             r"actions must have shape \(B=2, T-1=4, A=2\)",
         ),
         (lambda wm, s: wm.encode(np.zeros((2, 5, 32, 32, 3), np.float32), np.zeros((2, 4, 2))), "uint8"),
+        # States and latents that did not come from encode/step:
+        (
+            lambda wm, s: wm.step(
+                LatentState(s.latents, torch.zeros(3, 0, 4, 2)), torch.zeros(2, 4, 2), torch.Generator()
+            ),
+            r"state.actions must be \(B=2, T-1=0, k=4, A=2\)",
+        ),
+        (
+            lambda wm, s: wm.step(
+                LatentState(s.latents[:, :, :, :2], s.actions), torch.zeros(2, 4, 2), torch.Generator()
+            ),
+            r"latents must be \(B, C=4, T, h=4, w=4\) with B, T >= 1, got \(2, 4, 1, 2, 4\)",
+        ),
+        (
+            lambda wm, s: wm.rollout(
+                LatentState(s.latents * np.nan, s.actions), torch.zeros(2, 1, 4, 2), torch.Generator()
+            ),
+            "latents contain NaN",
+        ),
+        (
+            lambda wm, s: wm.decode(s.latents.long()),
+            r"latents must be a float tensor .* got torch.int64 tensor",
+        ),
+        (lambda wm, s: wm.decode(s.latents.numpy()), "latents must be a float tensor .* got ndarray"),
+        (lambda wm, s: wm.decode(s.latents[:, :, :0]), "with B, T >= 1"),
+        (lambda wm, s: wm.predict_state(s.latents * np.inf), "NaN or inf"),
     ],
 )
 def test_bad_inputs_are_clear_errors(world_model, call, message):
@@ -301,11 +327,27 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         call(world_model, state)
 
 
+def test_sampling_needs_an_explicit_generator_and_takes_any_noise_labels(world_model):
+    state = world_model.encode(np.zeros((2, 1, 32, 32, 3), np.uint8))
+    with pytest.raises(
+        TypeError, match="generator must be a torch.Generator .* never draw from the global RNG"
+    ):
+        world_model.step(state, torch.zeros(2, 4, 2), None)
+    # Labels, not counts: a huge label draws one noise per distinct value, as 0 and 1 would.
+    labels = world_model.step(
+        state, torch.zeros(2, 4, 2), torch.Generator().manual_seed(0), noise_groups=torch.tensor([7, 10**12])
+    )
+    small = world_model.step(
+        state, torch.zeros(2, 4, 2), torch.Generator().manual_seed(0), noise_groups=torch.tensor([0, 1])
+    )
+    torch.testing.assert_close(labels.latents, small.latents, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         (dict(patch=(2, 2, 2)), "patch must be"),
-        (dict(latent_size=(5, 4)), "must divide by the patch"),
+        (dict(latent_size=(5, 4)), "that divide by the patch"),
         (dict(dim=30, heads=4), "even head dimension"),
         (dict(window=1), "window must be >= 2"),
         (dict(edm=dict(sigma_min=1.0, sigma_max=0.5)), "sigma_min"),
@@ -318,6 +360,11 @@ def test_bad_inputs_are_clear_errors(world_model, call, message):
         (dict(latent_size=(4, "4")), r"latent_size must be tuple\[int, int\]"),
         (dict(edm=[1]), "edm must be an EDMConfig or a dict"),
         (dict(edm=dict(sigma_data="0.5")), "EDMConfig.sigma_data must be float"),
+        (dict(edm=dict(sigma_max=float("inf"))), "EDMConfig.sigma_max must be a finite number > 0"),
+        (dict(edm=dict(p_mean=float("nan"))), "EDMConfig.p_mean must be a finite number"),
+        (dict(mlp_ratio=0.0), "mlp_ratio must be a finite number > 0"),
+        (dict(mlp_ratio=float("nan")), "mlp_ratio must be a finite number > 0"),
+        (dict(latent_size=(0, 0)), "latent_size .* must be two sizes >= 1"),
     ],
 )
 def test_bad_configs_are_clear_errors(fields, message):
@@ -331,6 +378,9 @@ def test_bad_configs_are_clear_errors(fields, message):
         (dict(steps=0), "steps must be >= 1"),
         (dict(solver="rk4"), "solver must be"),
         (dict(sigma_min=0), "sigma_min"),
+        (dict(sigma_min=float("inf")), "sigma_min must be a finite number > 0"),
+        (dict(guidance=float("nan")), "guidance must be a finite number >= 0"),
+        (dict(guidance=float("inf")), "guidance must be a finite number >= 0"),
     ],
 )
 def test_bad_sampler_configs_are_clear_errors(fields, message):
@@ -374,6 +424,17 @@ def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
     config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
     model_dir = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
     assert load_world_model(model_dir).config == config
+    # Saves that would destroy a tokenizer or could never load are refused before writing anything.
+    tokenizer_files = {p.name: p.read_bytes() for p in tok_dir.iterdir()}
+    with pytest.raises(ValueError, match="holds cosmos_sim.tokenizer.* saving there would overwrite it"):
+        save_world_model(LatentDiffusionModel(config), tok_dir, tokenizer_dir=tok_dir)
+    assert {p.name: p.read_bytes() for p in tok_dir.iterdir()} == tokenizer_files
+    unnamed = dataclasses.replace(config, tokenizer="")
+    with pytest.raises(ValueError, match="config names no tokenizer"):
+        save_world_model(LatentDiffusionModel(unnamed), tmp_path / "unnamed", tokenizer_dir=tok_dir)
+    with pytest.raises(FileNotFoundError, match="no tokenizer checkpoint at .*nowhere"):
+        save_world_model(LatentDiffusionModel(config), tmp_path / "lost", tokenizer_dir=tmp_path / "nowhere")
+    assert not (tmp_path / "unnamed").exists() and not (tmp_path / "lost").exists()
     record_path = model_dir / "config.json"
     record = record_path.read_text()
     record_path.write_text(record.replace('"tokenizer_dir"', '"tokenizer_folder"'))

@@ -72,8 +72,24 @@ def save_world_model(
     weights_dtype: torch.dtype = torch.float32,
 ) -> Path:
     """Write ``config.json`` and ``model.safetensors`` (weights and statistics) into ``directory``;
-    ``weights_dtype=torch.float16`` halves a shipped file (loading casts back to float32)."""
+    ``weights_dtype=torch.float16`` halves a shipped file (loading casts back to float32).
+
+    Refused, before anything is written: a ``directory`` that holds another kind of checkpoint (a
+    tokenizer, whose files have the same names), and a ``tokenizer_dir`` that does not make the latents
+    ``model.config.tokenizer`` names (the saved model could never be loaded)."""
     directory = Path(directory)
+    existing = directory / CONFIG_FILE
+    if existing.is_file():
+        try:
+            kind = json.loads(existing.read_text(encoding="utf-8")).get("format")
+        except (ValueError, AttributeError):
+            kind = None
+        if kind != FORMAT:
+            raise ValueError(
+                f"save_world_model: {directory} holds {kind or 'a config.json that is not a world model'}; "
+                f"saving there would overwrite it: choose another folder"
+            )
+    _check_tokenizer(directory, model.config.tokenizer, in_package(tokenizer_dir), None)
     directory.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().to(weights_dtype).contiguous() for k, v in model.state_dict().items()}
     weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
@@ -107,6 +123,11 @@ def _check_tokenizer(directory, expected: str, tok_dir: Path, recorded_dir) -> N
     fingerprint is ``expected``, or (a model saved before the fingerprint) ``expected`` is the whole-file
     SHA-256 of this tokenizer or of the recorded one whose latent side this one shares."""
     fingerprint = tokenizer_fingerprint(tok_dir)
+    if not expected:
+        raise ValueError(
+            f"{directory}: the world model's config names no tokenizer (config.tokenizer is empty); set it to "
+            f"tokenizer_fingerprint({str(tok_dir)!r}), the latents it was trained on (train wfm does)"
+        )
     if expected in (fingerprint, tokenizer_file_sha256(tok_dir)):
         return
     recorded = in_package(recorded_dir) if isinstance(recorded_dir, str) and recorded_dir else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from cosmos_sim.configs import check_field_types, check_known_fields
@@ -33,8 +34,10 @@ class EDMConfig:
     def __post_init__(self) -> None:
         check_field_types(self)
         for name in ("sigma_data", "p_std", "sigma_min", "sigma_max", "rho", "condition_sigma_max"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"EDMConfig.{name} must be > 0, got {getattr(self, name)!r}")
+            if not 0 < getattr(self, name) < math.inf:  # NaN fails too
+                raise ValueError(f"EDMConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}")
+        if not math.isfinite(self.p_mean):
+            raise ValueError(f"EDMConfig.p_mean must be a finite number, got {self.p_mean!r}")
         if not self.sigma_min < self.sigma_max:
             raise ValueError(
                 f"EDMConfig: sigma_min ({self.sigma_min}) must be below sigma_max ({self.sigma_max})"
@@ -102,7 +105,8 @@ class DiffusionWorldModelConfig:
     task: str = "cosmos_sim/PushBlock-v0"
     """Environment the model imitates; a checkpoint of another task is refused."""
     tokenizer: str = ""
-    """Tokenizer the latents come from (its weights' SHA-256); a checkpoint of another is refused."""
+    """Tokenizer the latents come from (``latent_fingerprint``: the SHA-256 of its config and encoder
+    side); a tokenizer that makes other latents is refused."""
 
     def __post_init__(self) -> None:
         check_field_types(self)
@@ -119,11 +123,13 @@ class DiffusionWorldModelConfig:
                 f"DiffusionWorldModelConfig.patch must be (1, ph, pw) (one latent frame per token row), "
                 f"got {self.patch}"
             )
-        if len(self.latent_size) != 2 or any(
-            s % p for s, p in zip(self.latent_size, self.patch[1:], strict=True)
+        if (
+            len(self.latent_size) != 2
+            or min(self.latent_size) < 1
+            or any(s % p for s, p in zip(self.latent_size, self.patch[1:], strict=True))
         ):
             raise ValueError(
-                f"DiffusionWorldModelConfig.latent_size {self.latent_size} must divide by the patch "
+                f"DiffusionWorldModelConfig.latent_size {self.latent_size} must be two sizes >= 1 that divide by the patch "
                 f"{self.patch[1:]}"
             )
         if (
@@ -152,6 +158,11 @@ class DiffusionWorldModelConfig:
             raise ValueError(
                 f"DiffusionWorldModelConfig.window must be >= 2 (a conditioning frame and a frame to "
                 f"generate), got {self.window}"
+            )
+        if not 0 < self.mlp_ratio < math.inf or int(self.dim * self.mlp_ratio) < 1:
+            raise ValueError(
+                f"DiffusionWorldModelConfig.mlp_ratio must be a finite number > 0 (the MLP's width over dim), "
+                f"got {self.mlp_ratio!r}"
             )
         if self.gelu not in ("tanh", "exact"):
             raise ValueError(f"DiffusionWorldModelConfig.gelu must be 'tanh' or 'exact', got {self.gelu!r}")

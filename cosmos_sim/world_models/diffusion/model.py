@@ -11,6 +11,7 @@ are the context; ``guidance`` > 1 mixes in the action-free prediction (classifie
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -49,12 +50,12 @@ class SamplerConfig:
         check_field_types(self)
         if self.steps < 1:
             raise ValueError(f"SamplerConfig.steps must be >= 1, got {self.steps}")
-        if self.guidance < 0:
-            raise ValueError(f"SamplerConfig.guidance must be >= 0, got {self.guidance}")
+        if not 0 <= self.guidance < math.inf:  # NaN fails too
+            raise ValueError(f"SamplerConfig.guidance must be a finite number >= 0, got {self.guidance}")
         if self.solver not in ("heun", "euler"):
             raise ValueError(f"SamplerConfig.solver must be 'heun' or 'euler', got {self.solver!r}")
-        if self.sigma_min is not None and not self.sigma_min > 0:
-            raise ValueError(f"SamplerConfig.sigma_min must be > 0, got {self.sigma_min}")
+        if self.sigma_min is not None and not 0 < self.sigma_min < math.inf:
+            raise ValueError(f"SamplerConfig.sigma_min must be a finite number > 0, got {self.sigma_min}")
 
 
 CONTROL_SAMPLER = SamplerConfig(steps=2, solver="euler", sigma_min=2.0)
@@ -246,7 +247,7 @@ class LatentDiffusionModel(nn.Module):
         """The next latent frame (B, C, 1, h, w) after ``context`` (B, C, Tc, h, w), Tc < window.
 
         actions: (B, Tc, k, A): the intervals leading to context frames 1 .. Tc-1 and to the new frame.
-        noise_groups: optional int64 (B,) with values 0 .. G-1; rows of one group get the same noise
+        noise_groups: optional int64 (B,) labels >= 0; rows with the same label get the same noise
         (G draws instead of B), so rows that differ only in their actions differ only by them.
         Differentiable in the actions and context when autograd is on; sample under ``torch.no_grad()``.
         """
@@ -282,7 +283,12 @@ class LatentDiffusionModel(nn.Module):
             return uncond + sampler.guidance * (cond - uncond)
 
         sigma_min = sampler.sigma_min if sampler.sigma_min is not None else edm.sigma_min
-        sigmas = karras_sigmas(sampler.steps, min(sigma_min, edm.sigma_max / 2), edm.sigma_max, edm.rho)
+        if sigma_min > edm.sigma_max / 2:
+            raise ValueError(
+                f"SamplerConfig.sigma_min={sigma_min} must be at most half the model's sigma_max "
+                f"({edm.sigma_max}): the schedule runs from sigma_max down to it"
+            )
+        sigmas = karras_sigmas(sampler.steps, sigma_min, edm.sigma_max, edm.rho)
         noise = _grouped_randn((b, c, 1, h, w), generator, noise_groups).to(device, context.dtype)
         return heun_sample(denoise_new, noise, sigmas, second_order=sampler.solver == "heun")
 
@@ -307,5 +313,8 @@ def _grouped_randn(
         raise ValueError(
             f"noise_groups must be an int64 tensor of shape ({shape[0]},) with values >= 0, got {got}"
         )
-    draws = torch.randn((int(groups.max()) + 1, *shape[1:]), generator=generator)
-    return draws[groups.cpu()]
+    # One draw per distinct value, in value order (0 .. G-1 map to themselves): labels such as env
+    # seeds need not be small.
+    values, index = torch.unique(groups.cpu(), return_inverse=True)
+    draws = torch.randn((len(values), *shape[1:]), generator=generator)
+    return draws[index]

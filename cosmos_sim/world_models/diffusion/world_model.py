@@ -93,6 +93,50 @@ class DiffusionWorldModel:
             raise ValueError(f"{what}: actions contain NaN or inf")
         return actions
 
+    def _check_latents(self, latents, what: str) -> torch.Tensor:
+        """``latents`` as float32 (B, C, T, h, w) on the model's device, or a ValueError saying what is wrong."""
+        c, (h, w) = self.config.latent_channels, self.config.latent_size
+        if not isinstance(latents, torch.Tensor) or not latents.is_floating_point():
+            got = f"{latents.dtype} tensor" if isinstance(latents, torch.Tensor) else type(latents).__name__
+            raise ValueError(f"{what}: latents must be a float tensor (B, C={c}, T, h={h}, w={w}), got {got}")
+        if latents.ndim != 5 or (latents.shape[1], *latents.shape[3:]) != (c, h, w) or 0 in latents.shape:
+            raise ValueError(
+                f"{what}: latents must be (B, C={c}, T, h={h}, w={w}) with B, T >= 1, got {tuple(latents.shape)}"
+            )
+        if not torch.isfinite(latents).all():
+            raise ValueError(f"{what}: latents contain NaN or inf")
+        return latents.to(self.device, torch.float32)
+
+    def _check_state(self, state, what: str) -> LatentState:
+        """``state`` with its latents checked and its actions matching them: (B, T-1, k, A)."""
+        if not isinstance(state, LatentState):
+            raise TypeError(
+                f"{what}: state must be a LatentState (from encode or step), got {type(state).__name__}"
+            )
+        latents = self._check_latents(state.latents, what)
+        b, t = latents.shape[0], latents.shape[2]
+        actions = state.actions
+        if not isinstance(actions, torch.Tensor) or tuple(actions.shape) != (
+            b,
+            t - 1,
+            self.actions_per_step,
+            self.action_dim,
+        ):
+            got = tuple(actions.shape) if isinstance(actions, torch.Tensor) else type(actions).__name__
+            raise ValueError(
+                f"{what}: state.actions must be (B={b}, T-1={t - 1}, k={self.actions_per_step}, "
+                f"A={self.action_dim}) for latents {tuple(latents.shape)}, got {got}"
+            )
+        return LatentState(latents, self._check_actions(actions, (b, t - 1), what))
+
+    @staticmethod
+    def _check_generator(generator, what: str) -> None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(
+                f"{what}: generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), got "
+                f"{generator!r}; world models never draw from the global RNG"
+            )
+
     # ---- the WorldModel API -----------------------------------------------------------------------
 
     @torch.no_grad()
@@ -144,6 +188,8 @@ class DiffusionWorldModel:
         """One latent frame (k video frames) further, driven by float actions (B, k, A).
 
         noise_groups: optional int64 (B,); rows with the same value get the same sampling noise."""
+        self._check_generator(generator, "step")
+        state = self._check_state(state, "step")
         return self._step(
             state, self._check_actions(actions, (state.batch,), "step"), generator, noise_groups
         )
@@ -183,6 +229,8 @@ class DiffusionWorldModel:
         function of the actions), for planners that differentiate the rollout. ``noise_groups``
         (int64 (B,)): rows with the same value get the same sampling noise at every step (common
         random numbers: candidate plans from one state then differ only by their actions)."""
+        self._check_generator(generator, "rollout")
+        state = self._check_state(state, "rollout")
         if not isinstance(action_seqs, torch.Tensor):
             action_seqs = torch.as_tensor(np.asarray(action_seqs), dtype=torch.float32)
         if action_seqs.ndim != 4:
@@ -208,12 +256,14 @@ class DiffusionWorldModel:
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
         """Normalized latents (B, C, T, h, w), from an episode's first latent frame -> uint8 (B, 1 + k*(T-1), H, W, 3)."""
+        latents = self._check_latents(latents, "decode")
         with self.decoder_autocast():
-            frames = self.tokenizer.decode(self.model.denormalize_latents(latents.to(self.device)))
+            frames = self.tokenizer.decode(self.model.denormalize_latents(latents))
         return model_to_frames(frames.clamp(-1, 1)).cpu().numpy()
 
     def predict_state(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalized latents (B, C, T, h, w) -> the task state (B, T, S) at each latent frame
         (differentiable when ``latents`` requires grad, e.g. from ``rollout(..., grad=True)``)."""
-        with torch.set_grad_enabled(latents.requires_grad):
-            return self.model.predict_state(latents.to(self.device))
+        grad = isinstance(latents, torch.Tensor) and latents.requires_grad
+        with torch.set_grad_enabled(grad):
+            return self.model.predict_state(self._check_latents(latents, "predict_state"))
