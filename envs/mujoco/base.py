@@ -334,6 +334,11 @@ class MujocoSceneEnv(gym.Env):
             raise ValueError(
                 f"{type(self).__name__}.reset: unknown options {sorted(unknown)}; known: {sorted(self.reset_options)}"
             )
+        flag = options.get("domain_randomization")
+        if flag is not None and not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(
+                f"{type(self).__name__}.reset: options['domain_randomization'] must be True or False, got {flag!r}"
+            )
         running = (
             (self._scene, self.get_state()) if self.model is not None and self._scene is not None else None
         )

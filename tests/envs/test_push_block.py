@@ -197,6 +197,8 @@ def test_bad_reset_options_are_clear_errors():
         env.reset(seed=0, options={"scene": {"block_rgba": [np.nan, 0, 0, 1]}})
     with pytest.raises(ValueError, match=r"must be a dict"):
         env.reset(seed=0, options={"scene": 3})
+    with pytest.raises(ValueError, match=r"domain_randomization'\] must be True or False, got 'no'"):
+        env.reset(seed=0, options={"domain_randomization": "no"})
     with pytest.raises(ValueError, match=r"4 numbers in \[0, 1\]"):
         env.reset(seed=0, options={"scene": {"block_rgba": [2, 0, 0, 1]}})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from contextlib import chdir
 
 import numpy as np
 import pytest
@@ -424,6 +425,8 @@ def test_a_torn_or_foreign_checkpoint_is_refused(tmp_path):
     config = dataclasses.replace(config, tokenizer=tokenizer_fingerprint(tok_dir))
     model_dir = save_world_model(LatentDiffusionModel(config), tmp_path / "wfm", tokenizer_dir=tok_dir)
     assert load_world_model(model_dir).config == config
+    with chdir(tmp_path):  # a zoo name is found from any working folder
+        assert load_world_model("cosmos_sim/zoo/wfm_pushblock").config.task == "cosmos_sim/PushBlock-v0"
     # Saves that would destroy a tokenizer or could never load are refused before writing anything.
     tokenizer_files = {p.name: p.read_bytes() for p in tok_dir.iterdir()}
     with pytest.raises(ValueError, match="holds cosmos_sim.tokenizer.* saving there would overwrite it"):

@@ -156,6 +156,7 @@ def load_world_model(
     ``tokenizer_dir`` defaults to the one the model was trained with; another tokenizer is refused
     unless its latent side is identical (a decoder fine-tune of it is accepted). ``task`` (an env id), if given, must be the model's task.
     """
+    directory = in_package(directory)  # zoo names such as cosmos_sim/zoo/wfm_pushblock from any folder
     config, record = read_world_model_config(directory)
     if task is not None and task != config.task:
         raise ValueError(f"{directory}: this world model imitates {config.task}, not {task}")
