@@ -4,6 +4,7 @@ consistency), the plot of their metrics against the horizon, and the check of in
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from pathlib import Path
@@ -113,6 +114,13 @@ def check_output_folder(owner: str, out: str | Path) -> Path:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{owner}: output path {out} exists and is not a folder")
+    # The folder is made at the end; what would stop that (a file on the way, a read-only folder)
+    # is found now.
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{owner}: output path {out} lies under {existing}, which is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{owner}: output path {out}: {existing} is not writable")
     return out
 
 

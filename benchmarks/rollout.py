@@ -36,7 +36,13 @@ import torch
 from tqdm import tqdm
 
 from cosmos_sim.benchmarks.machine import describe_machine
-from cosmos_sim.benchmarks.report import check_output_folder, nanmean, require_pushblock_model
+from cosmos_sim.benchmarks.report import (
+    check_output_folder,
+    jsonable,
+    nanmean,
+    positive_int,
+    require_pushblock_model,
+)
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets
 from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
@@ -150,6 +156,18 @@ def _mean_curve(values: np.ndarray) -> list[float]:
     return [round(float(v), 3) for v in nanmean(values.reshape(-1, values.shape[-1]), axis=0)]
 
 
+def _rounded(value) -> float | None:
+    """A summary figure, or None where it is undefined (no clip showed the block): JSON has no NaN."""
+    return round(float(value), 2) if np.isfinite(value) else None
+
+
+def _cell(value, spec: str = "") -> str:
+    """A table cell: ``-`` for a figure that is undefined."""
+    return (
+        "-" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
+    )
+
+
 def _markdown(results: dict[str, Any]) -> str:
     r = results
     lines = [
@@ -162,7 +180,7 @@ def _markdown(results: dict[str, Any]) -> str:
     ]
     for label, key in (("world model", ""), ("copy last frame", "copy_"), ("tokenizer ceiling", "tok_")):
         psnr, ssim = r["curves"][key + "psnr"], r["curves"][key + "ssim"]
-        centroid = r["summary"].get(key + "centroid_px_last", "-")
+        centroid = _cell(r["summary"].get(key + "centroid_px_last"))
         missed = r["summary"].get(key + "missed_last", "-")
         lines.append(
             f"| {label} | {np.mean(psnr):.2f} | {np.mean(ssim):.3f} | {psnr[-1]:.2f} | {centroid} | {missed} |"
@@ -171,7 +189,8 @@ def _markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"Gain over copy-last-frame: **{s['psnr_gain_db']:+.2f} dB** (target >= +3 dB). "
-        f"Block-centroid error at frame {r['horizon']}: **{s['centroid_px_last']} px** median {s['centroid_px_last_median']} px "
+        f"Block-centroid error at frame {r['horizon']}: **{_cell(s['centroid_px_last'])} px** median "
+        f"{_cell(s['centroid_px_last_median'])} px "
         f"(target <= 2 px). `predict_state` error per point (pusher, block), mean over predicted latent frames: "
         f"{s['state_error_mm']} mm.",
         "",
@@ -188,7 +207,7 @@ def _markdown(results: dict[str, Any]) -> str:
         "|---|" + "---|" * r["horizon"],
         "| model PSNR | " + " | ".join(f"{v:.1f}" for v in r["curves"]["psnr"]) + " |",
         "| copy PSNR | " + " | ".join(f"{v:.1f}" for v in r["curves"]["copy_psnr"]) + " |",
-        "| model centroid px | " + " | ".join(f"{v:.1f}" for v in r["curves"]["centroid"]) + " |",
+        "| model centroid px | " + " | ".join(_cell(v, ".1f") for v in r["curves"]["centroid"]) + " |",
         "",
         f"Speed ({r['machine']['device']}, {r['machine']['threads']} threads), encode 1 frame + roll out + decode "
         f"{r['horizon']} frames:",
@@ -215,12 +234,17 @@ def run_rollout_benchmark(
         "rollout", checkpoint, "its held-out episodes and block masks are PushBlock's"
     )
     out = check_output_folder("rollout", out)
-    world = load_world_model(checkpoint)
-    k = world.actions_per_step
+    # Every setting is checked before the model loads and held-out data is recorded.
+    episodes = positive_int("rollout", "episodes", episodes)
+    horizon = positive_int("rollout", "horizon", horizon)
+    k = config.actions_per_latent
     if horizon % k:
         raise ValueError(
             f"horizon must be a multiple of the model's {k} frames per latent step, got {horizon}"
         )
+    if not starts or any(isinstance(t, bool) or not isinstance(t, int) or t < 0 for t in starts):
+        raise ValueError(f"rollout: starts must be frame indices >= 0, at least one, got {starts!r}")
+    world = load_world_model(checkpoint)
     if quick:
         episodes, starts = min(episodes, 2), starts[:2]
     data = heldout_episodes(Path(data_root), config.task, episodes, progress)
@@ -228,6 +252,12 @@ def run_rollout_benchmark(
         evaluate_episode(world, e, list(starts), horizon, seed=1000 * i)
         for i, e in enumerate(tqdm(data, desc="rollout", disable=not progress))
     ]
+    if not any(len(p["psnr"]) for p in per_episode):
+        lengths = sorted({len(e["observation.image"]) for e in data})
+        raise ValueError(
+            f"rollout: no start in {list(starts)} leaves {horizon} frames to predict in the held-out episodes "
+            f"({lengths} frames long); choose earlier starts or a shorter horizon"
+        )
     joined = {
         key: np.concatenate([p[key] for p in per_episode if len(p[key])])
         for key in per_episode[0]
@@ -238,12 +268,10 @@ def run_rollout_benchmark(
     visible = joined["block_visible"][:, -1]  # true frames where the block can be seen at all
     for key in ("", "copy_"):
         last = joined[key + "centroid"][:, -1]
-        summary[key + "centroid_px_last"] = round(float(nanmean(last)), 2)
+        summary[key + "centroid_px_last"] = _rounded(nanmean(last))
         summary[key + "missed_last"] = f"{np.isnan(last[visible]).mean():.0%}" if visible.any() else "-"
     detected = joined["centroid"][:, -1][~np.isnan(joined["centroid"][:, -1])]
-    summary["centroid_px_last_median"] = (
-        round(float(np.median(detected)), 2) if len(detected) else float("nan")
-    )
+    summary["centroid_px_last_median"] = _rounded(np.median(detected)) if len(detected) else None
     summary["psnr_gain_db"] = round(float(np.mean(curves["psnr"]) - np.mean(curves["copy_psnr"])), 2)
     # Where nothing moved since the context, copy-last is exact and scores the PSNR cap; the gain on
     # the frames that did change says how the two compare where there is something to predict.
@@ -273,8 +301,10 @@ def run_rollout_benchmark(
         "training": record.get("metadata", {}),
         "machine": describe_machine(device=str(world.device), threads=torch.get_num_threads()),
     }
+    # JSON has no NaN: a curve point where no clip showed the block is null (jsonable).
+    results = jsonable(results)
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out / "rollout.json", (json.dumps(results, indent=2, default=str) + "\n").encode())
+    write_bytes_atomic(out / "rollout.json", (json.dumps(results, indent=2, allow_nan=False) + "\n").encode())
     markdown = _markdown(results)
     write_bytes_atomic(out / "rollout.md", markdown.encode())
     samples = [clip for p in per_episode for clip in p["samples"][:1]][:8]

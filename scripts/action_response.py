@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
+from cosmos_sim.benchmarks.report import require_pushblock_model
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners.closed_loop import LatentTracker
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
@@ -53,6 +54,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[30001, 30002, 30003])
     args = parser.parse_args()
 
+    try:  # a model of another scene is named before anything is loaded or recorded
+        require_pushblock_model("action_response", args.checkpoint, "it drives the PushBlock env")
+    except (ValueError, OSError) as error:
+        raise SystemExit(str(error)) from None
     world = load_world_model(args.checkpoint)
     env = gym.make("cosmos_sim/PushBlock-v0", return_frames=True).unwrapped
     print("seed  push     pusher moved (cm) true / model   block moved (cm) true / model   block error (cm)")

@@ -45,7 +45,11 @@ def _run(out: Path, processes: int, batch: int, args: argparse.Namespace) -> lis
         "wfm",
         *overrides,
     ]
-    subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True)
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
+    if done.returncode:  # the training run's own message says what was wrong
+        raise SystemExit(
+            f"check_ddp: the {processes}-process run failed (exit {done.returncode}):\n{done.stderr[-4000:]}"
+        )
     return summarize_metrics(out)
 
 
@@ -62,6 +66,12 @@ def main() -> None:
     parser.add_argument("--data-root", default="outputs/data/wfm_tiny")
     parser.add_argument("--out", default="outputs/bench/ddp")
     args = parser.parse_args()
+    if args.batch < 2 or args.batch % 2:
+        parser.error(
+            f"--batch is the global batch the 2 ranks split evenly: an even number >= 2, got {args.batch}"
+        )
+    if args.steps < 1 or args.log_every < 1:
+        parser.error(f"--steps and --log-every must be >= 1, got {args.steps} and {args.log_every}")
     with tempfile.TemporaryDirectory() as tmp:
         two = _run(Path(tmp) / "ddp", 2, args.batch // 2, args)
         one = _run(Path(tmp) / "one", 1, args.batch, args)

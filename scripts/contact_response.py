@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cosmos_sim.benchmarks.report import require_pushblock_model
 from cosmos_sim.benchmarks.rollout import heldout_episodes
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, SamplerConfig
@@ -47,6 +48,14 @@ def main() -> None:
     sampler = SamplerConfig(
         steps=args.steps, solver=args.solver, sigma_min=args.sigma_min if args.sigma_min > 0 else None
     )
+    try:  # a model of another scene is named before anything is loaded or recorded
+        require_pushblock_model(
+            "contact_response",
+            args.checkpoint,
+            "it reads the block and pusher from the state and the held-out PushBlock episodes",
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(str(error)) from None
     world = load_world_model(args.checkpoint)
     k = world.actions_per_step
     episodes = heldout_episodes(Path(args.data_root), world.config.task, args.episodes)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cosmos_sim.benchmarks.report import require_pushblock_model
 from cosmos_sim.benchmarks.rollout import heldout_episodes
 from cosmos_sim.metrics.frame_quality import frame_quality
 from cosmos_sim.world_models.diffusion.checkpoint import load_world_model
@@ -131,6 +132,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
+    try:  # a model of another scene is named before anything is loaded or recorded
+        require_pushblock_model(
+            "inference_precision", args.checkpoint, "it measures on held-out PushBlock episodes"
+        )
+    except (ValueError, OSError) as error:
+        raise SystemExit(str(error)) from None
     world = load_world_model(args.checkpoint)
     with torch.no_grad():
         decoder_precision(world, heldout_episodes(Path(args.data_root), world.config.task, args.episodes))

@@ -31,6 +31,11 @@ class _TokenizerAsWorld:
 
     def __init__(self, checkpoint: str) -> None:
         self.tokenizer = load_tokenizer(checkpoint)
+        if self.tokenizer.config.kind != "CV":
+            raise SystemExit(
+                f"tokenizer_ceiling: {checkpoint} is a {self.tokenizer.config.name} tokenizer; the world models' "
+                f"round trip goes through continuous latents, so this script takes CV tokenizers"
+            )
 
     def encode(self, frames: np.ndarray, actions: np.ndarray | None = None) -> SimpleNamespace:
         with torch.inference_mode():

@@ -11,10 +11,29 @@ PSNR_CAP_DB = 100.0
 error at 64x64 uint8 gives ~89 dB."""
 
 
+SSIM_WINDOW = 11
+"""Side of torchmetrics' Gaussian SSIM window: frames must be at least this large."""
+
+
 def frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame PSNR (capped at ``PSNR_CAP_DB``) and SSIM of uint8 (T, H, W, 3) frames, in [0, 1] units."""
-    p = torch.from_numpy(pred).permute(0, 3, 1, 2).float() / 255
-    t = torch.from_numpy(true).permute(0, 3, 1, 2).float() / 255
+    """Per-frame PSNR (capped at ``PSNR_CAP_DB``) and SSIM of uint8 (T, H, W, 3) frames, in [0, 1] units.
+
+    Both must be uint8 of the same shape with T >= 1: float frames in [0, 1] would be scored as nearly
+    black and every pair would look alike."""
+    pred, true = np.asarray(pred), np.asarray(true)
+    for name, frames in (("pred", pred), ("true", true)):
+        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+            raise ValueError(
+                f"frame_quality: {name} must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}"
+            )
+    if pred.shape != true.shape:
+        raise ValueError(f"frame_quality: pred {pred.shape} and true {true.shape} differ in shape")
+    if min(pred.shape[1:3]) < SSIM_WINDOW:
+        raise ValueError(
+            f"frame_quality: frames must be at least {SSIM_WINDOW}x{SSIM_WINDOW} (the SSIM window), got {pred.shape[1:3]}"
+        )
+    p = torch.from_numpy(np.ascontiguousarray(pred)).permute(0, 3, 1, 2).float() / 255
+    t = torch.from_numpy(np.ascontiguousarray(true)).permute(0, 3, 1, 2).float() / 255
     psnr = peak_signal_noise_ratio(p, t, data_range=1.0, reduction="none", dim=(1, 2, 3))
     ssim = structural_similarity_index_measure(p, t, data_range=1.0, reduction="none")
     return psnr.clamp(max=PSNR_CAP_DB).numpy(), ssim.numpy()

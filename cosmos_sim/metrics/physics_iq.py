@@ -39,8 +39,8 @@ the contrast between any object and the floor."""
 
 def _check_frames(name: str, frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"{name} must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+        raise ValueError(f"{name} must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
     return frames
 
 

@@ -77,3 +77,55 @@ def test_a_missing_or_foreign_world_model_or_an_output_file_fails_before_any_wor
     with pytest.raises(ValueError, match="rollout: output path .*bench.json exists and is not a folder"):
         run_rollout_benchmark(tiny_pushblock_world_model, a_file, data_root=tmp_path / "data", progress=False)
     assert a_file.read_text() == "kept" and not (tmp_path / "data").exists()  # nothing recorded
+    with pytest.raises(
+        ValueError, match=r"rollout: output path .*bench.json/report lies under .*bench.json, which is a file"
+    ):
+        run_rollout_benchmark(
+            tiny_pushblock_world_model, a_file / "report", data_root=tmp_path / "data", progress=False
+        )
+    for settings, message in (
+        ({"horizon": 0}, "rollout: horizon must be a positive integer, got 0"),
+        ({"episodes": -1}, "rollout: episodes must be a positive integer, got -1"),
+        ({"starts": (-1,)}, r"starts must be frame indices >= 0, at least one, got \(-1,\)"),
+        ({"starts": ()}, "starts must be frame indices >= 0, at least one"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            run_rollout_benchmark(
+                tiny_pushblock_world_model, tmp_path / "bench", data_root=tmp_path / "data", **settings
+            )
+    assert not (tmp_path / "bench").exists() and not (tmp_path / "data").exists()
+
+
+def test_a_rollout_where_no_clip_shows_the_block_reports_null_not_nan(
+    tiny_pushblock_world_model, tmp_path, monkeypatch
+):
+    from cosmos_sim.world_models.diffusion.world_model import DiffusionWorldModel
+
+    grey = lambda self, latents: np.full(
+        (latents.shape[0], 1 + 4 * (latents.shape[2] - 1), 64, 64, 3), 128, np.uint8
+    )  # noqa: E731
+    monkeypatch.setattr(DiffusionWorldModel, "decode", grey)
+    results = run_rollout_benchmark(
+        tiny_pushblock_world_model,
+        tmp_path / "bench",
+        data_root=tmp_path / "data",
+        episodes=1,
+        starts=(0,),
+        horizon=4,
+        quick=True,
+        progress=False,
+    )
+    text = (tmp_path / "bench" / "rollout.json").read_text()
+    assert "NaN" not in text and json.loads(text)["summary"]["centroid_px_last"] is None
+    assert results["summary"]["centroid_px_last"] is None
+    assert "**- px**" in (tmp_path / "bench" / "rollout.md").read_text()
+    with pytest.raises(ValueError, match="no start in \\[90\\] leaves 4 frames to predict"):
+        run_rollout_benchmark(
+            tiny_pushblock_world_model,
+            tmp_path / "late",
+            data_root=tmp_path / "data",
+            episodes=1,
+            starts=(90,),
+            horizon=4,
+            progress=False,
+        )

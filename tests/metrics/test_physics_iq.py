@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cosmos_sim.metrics.frame_quality import frame_quality
 from cosmos_sim.metrics.physics_iq import (
     MOTION_THRESHOLD,
     PhysicsIQMetrics,
@@ -128,3 +129,24 @@ def test_mean_metrics_and_bad_input():
         physics_iq_metrics(
             np.zeros((2, 4, 4, 3), np.uint8), np.zeros((3, 4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
         )
+    with pytest.raises(ValueError, match=r"with T >= 1, got uint8 \(0, 4, 4, 3\)"):
+        physics_iq_metrics(
+            np.zeros((0, 4, 4, 3), np.uint8), np.zeros((0, 4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+        )
+
+
+def test_frame_quality_takes_uint8_frames_of_one_shape_only():
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8) for _ in range(2))
+    psnr, ssim = frame_quality(a, b)
+    assert psnr.shape == ssim.shape == (3,) and (psnr < 10).all()
+    flipped, _ = frame_quality(a[..., ::-1], b[..., ::-1])  # a negative-stride view is fine
+    assert np.allclose(flipped, psnr, atol=1e-4)
+    for pred, true, message in (
+        (a / 255.0, b / 255.0, r"pred must be uint8 \(T, H, W, 3\)"),  # floats in [0, 1] would score ~56 dB
+        (a, b[:2], "differ in shape"),
+        (a[:0], b[:0], "T >= 1"),
+        (a[:, :8, :8], b[:, :8, :8], "at least 11x11"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            frame_quality(pred, true)
