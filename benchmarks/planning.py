@@ -449,7 +449,8 @@ def run_planning_benchmark(
     budget.candidates_per_call(min(seeds, 2) if quick else seeds)  # --quick plans 2 seeds
     if not guidance >= 1.0:
         raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
-    world = load_world_model(checkpoint, device="cuda" if torch.cuda.is_available() else "cpu")
+    # On the CPU, as the other PushBlock benches: the planning loop has not been run on a GPU yet.
+    world = load_world_model(checkpoint)
     world.sampler = dataclasses.replace(world.sampler, guidance=float(guidance))
     env_id = config.task
     probe = gym.make(env_id)
