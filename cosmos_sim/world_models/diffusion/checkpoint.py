@@ -1,6 +1,6 @@
 """Saving and loading diffusion world models: safetensors weights + a JSON config that names the
-tokenizer (its folder and the SHA-256 of its latent side, ``latent_fingerprint``) and the task, so a model is never run on the
-latents of another tokenizer or for another task."""
+tokenizer (its folder and the SHA-256 of its latent side, ``latent_fingerprint``) and the task, so a
+model is never run on the latents of another tokenizer or for another task."""
 
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ def load_world_model(
     """A saved world model with its tokenizer, ready to ``encode``/``step``/``decode``.
 
     ``tokenizer_dir`` defaults to the one the model was trained with; another tokenizer is refused
-    unless its latent side is identical (a decoder fine-tune of it is accepted). ``task`` (an env id), if given, must be the model's task.
+    unless its latent side is identical (a decoder fine-tune of it is accepted). ``task`` (an env id),
+    if given, must be the model's task.
     """
     directory = in_package(directory)  # zoo names such as cosmos_sim/zoo/wfm_pushblock from any folder
     config, record = read_world_model_config(directory)
