@@ -105,27 +105,23 @@ def test_a_rollout_where_no_clip_shows_the_block_reports_null_not_nan(
         return np.full((latents.shape[0], 1 + 4 * (latents.shape[2] - 1), 64, 64, 3), 128, np.uint8)
 
     monkeypatch.setattr(DiffusionWorldModel, "decode", grey)
-    results = run_rollout_benchmark(
-        tiny_pushblock_world_model,
-        tmp_path / "bench",
-        data_root=tmp_path / "data",
-        episodes=1,
-        starts=(0,),
-        horizon=4,
-        quick=True,
-        progress=False,
-    )
+
+    def run(out: str, starts: tuple[int, ...]):  # one held-out episode, 4 frames ahead
+        return run_rollout_benchmark(
+            tiny_pushblock_world_model,
+            tmp_path / out,
+            data_root=tmp_path / "data",
+            episodes=1,
+            starts=starts,
+            horizon=4,
+            quick=True,
+            progress=False,
+        )
+
+    results = run("bench", (0,))
     text = (tmp_path / "bench" / "rollout.json").read_text()
     assert "NaN" not in text and json.loads(text)["summary"]["centroid_px_last"] is None
     assert results["summary"]["centroid_px_last"] is None
     assert "**- px**" in (tmp_path / "bench" / "rollout.md").read_text()
     with pytest.raises(ValueError, match="no start in \\[90\\] leaves 4 frames to predict"):
-        run_rollout_benchmark(
-            tiny_pushblock_world_model,
-            tmp_path / "late",
-            data_root=tmp_path / "data",
-            episodes=1,
-            starts=(90,),
-            horizon=4,
-            progress=False,
-        )
+        run("late", (90,))
