@@ -92,7 +92,6 @@ prints the overall table.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -122,6 +121,7 @@ from cosmos_sim.benchmarks.video_models import (
     Case,
     PredictionError,
     VideoSource,
+    call_on_copy,
     export_cases,
     predict_case,
     resolve_sources,
@@ -439,16 +439,7 @@ def _overall(scenario_summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _checked_depth(source: DepthSource, case: Case) -> np.ndarray:
     """The source's depth as float32 ``(horizon, H, W)``, or a PredictionError naming the case."""
-    try:
-        depth = source.predict_depth(
-            dataclasses.replace(case, context=case.context.copy(), actions=case.actions.copy())
-        )
-    except PredictionError:
-        raise
-    except Exception as error:  # as predict_case: the model's failure is this case's error
-        raise PredictionError(
-            f"{source.name}: {case.key}: the model's depth raised {type(error).__name__}: {error}"
-        ) from error
+    depth = call_on_copy(source, case, source.predict_depth, "the model's depth")
     expected = (case.horizon, *case.context.shape[1:3])
     if not isinstance(depth, np.ndarray) or depth.shape != expected or depth.dtype.kind != "f":
         found = f"{depth.dtype} {depth.shape}" if isinstance(depth, np.ndarray) else type(depth).__name__

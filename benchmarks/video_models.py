@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -83,21 +84,25 @@ def check_prediction(frames, case: Case, source: str) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def predict_case(source: VideoSource, case: Case) -> np.ndarray:
-    """``source``'s checked prediction for ``case``. The source gets a copy of the case's arrays, so a
-    model that preprocesses in place cannot change the ground truth; any exception it raises (a bug in
-    a user's callable, running out of memory) becomes a PredictionError naming the source and case,
+def call_on_copy(source: VideoSource, case: Case, call: Callable[[Case], Any], what: str) -> Any:
+    """``call`` (one of ``source``'s methods) on a copy of the case's arrays, so a model that preprocesses
+    in place cannot change the ground truth; any exception it raises (a bug in a user's callable,
+    running out of memory) becomes a PredictionError naming the source, the case and ``what`` raised it,
     so one failing case is reported as such and the rest of the suite is still scored."""
     private = dataclasses.replace(case, context=case.context.copy(), actions=case.actions.copy())
     try:
-        frames = source.predict(private)
+        return call(private)
     except PredictionError:
         raise
     except Exception as error:
         raise PredictionError(
-            f"{source.name}: {case.key}: the model raised {type(error).__name__}: {error}"
+            f"{source.name}: {case.key}: {what} raised {type(error).__name__}: {error}"
         ) from error
-    return check_prediction(frames, case, source.name)
+
+
+def predict_case(source: VideoSource, case: Case) -> np.ndarray:
+    """``source``'s checked prediction for ``case`` (``call_on_copy``)."""
+    return check_prediction(call_on_copy(source, case, source.predict, "the model"), case, source.name)
 
 
 class VideoSource:

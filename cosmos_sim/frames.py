@@ -37,3 +37,12 @@ def model_to_frames(x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"model frames must be float (B, 3, T, H, W), got {x.dtype} {tuple(x.shape)}")
     pixels = ((x.detach().float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 4, 1).cpu()  # (B, T, H, W, 3)
+
+
+def check_uint8_clip(name: str, frames) -> np.ndarray:
+    """``frames`` as a uint8 ``(T, H, W, 3)`` array with T >= 1 (the clips metrics score), or a ValueError
+    naming ``name``: float frames in [0, 1] would be scored as nearly black."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
+        raise ValueError(f"{name} must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
+    return frames

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
+from cosmos_sim.frames import check_uint8_clip
+
 PSNR_CAP_DB = 100.0
 """PSNR given to an exact frame (whose PSNR is infinite), so means stay finite. The smallest non-zero
 error at 64x64 uint8 gives ~89 dB."""
@@ -20,12 +22,7 @@ def frame_quality(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.nd
 
     Both must be uint8 of the same shape with T >= 1: float frames in [0, 1] would be scored as nearly
     black and every pair would look alike."""
-    pred, true = np.asarray(pred), np.asarray(true)
-    for name, frames in (("pred", pred), ("true", true)):
-        if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
-            raise ValueError(
-                f"frame_quality: {name} must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}"
-            )
+    pred, true = check_uint8_clip("frame_quality: pred", pred), check_uint8_clip("frame_quality: true", true)
     if pred.shape != true.shape:
         raise ValueError(f"frame_quality: pred {pred.shape} and true {true.shape} differ in shape")
     if min(pred.shape[1:3]) < SSIM_WINDOW:

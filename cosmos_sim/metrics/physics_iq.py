@@ -31,24 +31,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cosmos_sim.frames import check_uint8_clip
+
 MOTION_THRESHOLD = 16
 """A pixel moves when some RGB channel changes by more than this (of 255) from the previous frame:
 above H.264 noise on a static picture and the sub-pixel shimmer of anti-aliased edges, far below
 the contrast between any object and the floor."""
 
 
-def _check_frames(name: str, frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
-        raise ValueError(f"{name} must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
-    return frames
-
-
 def motion_masks(frames: np.ndarray, previous: np.ndarray, threshold: int = MOTION_THRESHOLD) -> np.ndarray:
     """bool ``(T, H, W)``: pixels of uint8 ``frames`` ``(T, H, W, 3)`` that changed by more than
     ``threshold`` in some channel since the frame before; ``previous`` (uint8 ``(H, W, 3)``) is the
     frame before ``frames[0]`` (the last conditioning frame)."""
-    frames = _check_frames("motion_masks: frames", frames)
+    frames = check_uint8_clip("motion_masks: frames", frames)
     previous = np.asarray(previous)
     if previous.dtype != np.uint8 or previous.shape != frames.shape[1:]:
         raise ValueError(
@@ -82,8 +77,8 @@ def weighted_spatial_iou(pred: np.ndarray, true: np.ndarray) -> float:
 
 def frame_mses(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """float ``(T,)``: mean squared error of each pair of uint8 frames ``(T, H, W, 3)`` in [0, 1] units."""
-    p = _check_frames("frame_mses: pred", pred).astype(np.float64) / 255
-    t = _check_frames("frame_mses: true", true).astype(np.float64) / 255
+    p = check_uint8_clip("frame_mses: pred", pred).astype(np.float64) / 255
+    t = check_uint8_clip("frame_mses: true", true).astype(np.float64) / 255
     if p.shape != t.shape:
         raise ValueError(f"frame_mses: pred {p.shape} and true {t.shape} differ in shape")
     return ((p - t) ** 2).mean(axis=(1, 2, 3))
@@ -112,7 +107,7 @@ def physics_iq_metrics(
     """Metrics of predicted frames against true ones (uint8 ``(T, H, W, 3)``, both following the
     same conditioning frame ``previous``), and the per-frame curves ``spatiotemporal_iou`` and
     ``mse`` ``(T,)`` behind them."""
-    pred, true = _check_frames("pred", pred), _check_frames("true", true)
+    pred, true = check_uint8_clip("pred", pred), check_uint8_clip("true", true)
     if pred.shape != true.shape:
         raise ValueError(f"physics_iq_metrics: pred {pred.shape} and true {true.shape} differ in shape")
     pred_masks, true_masks = motion_masks(pred, previous, threshold), motion_masks(true, previous, threshold)
