@@ -51,7 +51,7 @@ from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
 from cosmos_sim.planners.closed_loop import ClosedLoopResult, LatentTracker, run_closed_loop
-from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
+from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost, check_spread_weight
 from cosmos_sim.planners.dynamics import OracleDynamics, WorldModelDynamics
 from cosmos_sim.planners.mpc import MPCController
 from cosmos_sim.world_models.base import LatentState
@@ -91,6 +91,7 @@ class PlanningBudget:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"PlanningBudget.{name} must be an integer >= 1, got {value!r}")
+        check_spread_weight("PlanningBudget", self.spread_weight)
         if self.population < 2:
             raise ValueError(
                 f"PlanningBudget.population must be >= 2 (CEM keeps 2 elites), got {self.population}"
@@ -144,6 +145,14 @@ class MethodResult:
 
 
 # ---- peak memory of one method: reset the kernel's high-water mark, read it afterwards (Linux) ----
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path``, or None when it is missing or unreadable (a record to compare, not data)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 def _reset_peak_rss() -> bool:
@@ -478,10 +487,18 @@ def run_planning_benchmark(
     }
     results: dict[str, Any] = {}
     video_method = next((m for m in methods if m.startswith("wfm-")), None)
-    video = None
+    video_rows = min(video_episodes, seeds) if video_method else 0
+    video_path = out / "planning.mp4"
+    video_record = out / "methods" / "video.json"  # which method and settings made planning.mp4
+    fps = round(1 / (control_dt / world.actions_per_step))
     for method in methods:
         cache = out / "methods" / f"{method}.json"
-        if cache.is_file():
+        rows = video_rows if method == video_method else 0
+        # The video is part of the video method's result: a cached result is used only while
+        # planning.mp4 is the one it made (recorded in video.json after the video is written).
+        method_settings = {**settings, "video_episodes": rows} if rows else settings
+        made_by = {"method": method, "settings": method_settings}
+        if cache.is_file() and (not rows or (video_path.is_file() and _read_json(video_record) == made_by)):
             try:
                 cached = json.loads(cache.read_text())
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -491,12 +508,11 @@ def run_planning_benchmark(
                     stacklevel=2,
                 )
                 cached = {}
-            if isinstance(cached, dict) and cached.get("settings") == settings:
+            if isinstance(cached, dict) and cached.get("settings") == method_settings:
                 results[method] = cached
                 continue
         _reset_peak_rss()
         tick = time.perf_counter()
-        rows = min(video_episodes, seeds) if method == video_method else 0
         run = _run_method(
             method, world, env_id, seed_list, budget, steps, record_rows=rows, progress=progress
         )
@@ -513,7 +529,7 @@ def run_planning_benchmark(
         final = [task.goal_distance(e.states[-1], e.goal) for e in episodes]
         record = MethodResult(
             method=method,
-            settings=settings,
+            settings=method_settings,
             success=[bool(task.success(e.states[-1], e.goal)) for e in episodes],
             success_any=[bool(any(task.success(s, e.goal) for s in e.states)) for e in episodes],
             final_distance_m=[float(d) for d in final],
@@ -525,12 +541,20 @@ def run_planning_benchmark(
         )
         record.summarize()
         results[method] = dataclasses.asdict(record)
-        # Written atomically: a killed run leaves no torn result.
-        write_bytes_atomic(cache, (json.dumps(results[method], indent=1) + "\n").encode())
         if rows:
             truth = np.stack([np.stack(e.frames[1:]) for e in episodes[:rows]])  # (rows, steps * k, H, W, 3)
             imagined = _imagined_frames(world, run, budget, rows)[:, : truth.shape[1]]
             video = np.concatenate([truth, imagined], axis=3)  # truth | imagined, side by side
+            video_record.unlink(missing_ok=True)  # until the new video is whole
+            encode_video(video_path, np.concatenate(list(video), axis=0), fps=fps)
+            write_bytes_atomic(video_record, (json.dumps(made_by, indent=1) + "\n").encode())
+        # Written atomically: a killed run leaves no torn result.
+        write_bytes_atomic(cache, (json.dumps(results[method], indent=1) + "\n").encode())
+    if not video_rows and video_path.is_file():
+        # Another run's video beside this run's report would show plans this report does not hold.
+        video_path.unlink()
+        video_record.unlink(missing_ok=True)
+        print(f"planning: removed {video_path}, an earlier run's video (this run makes none)")
     report: dict[str, Any] = {
         "checkpoint": str(checkpoint),
         "task": env_id,
@@ -561,8 +585,5 @@ def run_planning_benchmark(
     markdown = _markdown(report)
     write_bytes_atomic(out / "planning.md", markdown.encode())
     _plot(report, out / "planning.png")
-    if video is not None:
-        fps = round(1 / (control_dt / world.actions_per_step))
-        encode_video(out / "planning.mp4", np.concatenate(list(video), axis=0), fps=fps)
     print(markdown)
     return report

@@ -17,6 +17,8 @@ is unsure of are penalized (the uncertainty-aware option).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -115,6 +117,13 @@ class CallableCost:
         return cost
 
 
+def check_spread_weight(owner: str, value: object) -> None:
+    """A finite spread weight >= 0: an infinite one makes every candidate's cost +inf, and the planners
+    would then pick a plan at random while reporting nothing wrong."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        raise ValueError(f"{owner}: spread_weight must be a finite number >= 0, got {value!r}")
+
+
 @dataclass
 class PlanningObjective:
     """Actions ``(N, P, H, A)`` -> costs ``(N, P)``: roll out through ``dynamics``, score with ``cost``.
@@ -128,8 +137,7 @@ class PlanningObjective:
     spread_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        if not self.spread_weight >= 0:
-            raise ValueError(f"PlanningObjective: spread_weight must be >= 0, got {self.spread_weight!r}")
+        check_spread_weight("PlanningObjective", self.spread_weight)
         if self.spread_weight > 0 and self.dynamics.samples < 2:
             raise ValueError(
                 "PlanningObjective: spread_weight > 0 penalizes the spread of several rollouts per candidate; "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from cosmos_sim.planners.base import BatchedObjective, Solution, TrajectoryOptimizer
@@ -57,10 +58,11 @@ class MPCController:
     ) -> None:
         if not isinstance(optimizer, TrajectoryOptimizer):
             raise TypeError(f"MPCController needs a TrajectoryOptimizer, got {type(optimizer).__name__}")
-        for name, value in (("horizon", horizon), ("action_dim", action_dim)):
-            if not isinstance(value, int) or value < 1:
+        for name, value in (("horizon", horizon), ("action_dim", action_dim), ("replan_every", replan_every)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"MPCController: {name} must be an integer >= 1, got {value!r}")
-        if not isinstance(replan_every, int) or not 1 <= replan_every <= horizon:
+        horizon, replan_every, action_dim = int(horizon), int(replan_every), int(action_dim)
+        if not replan_every <= horizon:
             raise ValueError(
                 f"MPCController: replan_every must be in [1, horizon={horizon}], got {replan_every!r}"
             )
@@ -115,9 +117,13 @@ class MPCController:
         """Start new episodes for the problems where ``mask (N,)`` is True (a vector env's autoreset):
         their warm start and elites return to the default, and the next ``act`` replans every problem."""
         n = self._require_reset("reset_problems")
-        if mask.shape != (n,) or mask.dtype != torch.bool:
+        if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:  # a vector env's terminated | truncated
+            mask = torch.from_numpy(mask)
+        if not isinstance(mask, torch.Tensor) or mask.shape != (n,) or mask.dtype != torch.bool:
+            got = f"{mask.dtype} {tuple(mask.shape)}" if hasattr(mask, "shape") else type(mask).__name__
             raise ValueError(
-                f"MPCController.reset_problems: mask must be bool ({n},), got {mask.dtype} {tuple(mask.shape)}"
+                f"MPCController.reset_problems: mask must be a bool torch tensor or numpy array of shape ({n},), "
+                f"got {type(mask).__name__} {got}"
             )
         mask = mask.to(self._init.device)
         self._reset_mask = mask if self._reset_mask is None else self._reset_mask | mask

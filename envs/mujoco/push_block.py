@@ -269,12 +269,7 @@ class PushBlockEnv(MujocoSceneEnv):
                 )
             state = np.array([*pusher, *block, rng.uniform(-np.pi, np.pi)])
         if "goal" in options:
-            goal = self._checked_vector(options["goal"], GOAL_DIM, "goal")
-            if np.any(np.abs(goal[0:2]) > block_range):
-                raise ValueError(
-                    f"PushBlockEnv.reset: options['goal'] {goal.tolist()} lies outside the reachable "
-                    f"+-{block_range:.3f} m"
-                )
+            goal = self.check_goal(options["goal"], "PushBlockEnv.reset: options['goal']")
         else:
             goal = self._sample_goal(state[2:4])
         for name, value in zip(self._joint_qpos, state, strict=True):
@@ -294,6 +289,21 @@ class PushBlockEnv(MujocoSceneEnv):
             f"PushBlockEnv.reset: no goal within +-0.2 m lies 0.1-0.3 m from the block at {block_xy.tolist()}; "
             "pass options['goal'] as well"
         )
+
+    def check_goal(self, goal: Any, what: str = "goal") -> np.ndarray:
+        """``goal`` as float64 (x, y, yaw), or a ValueError naming ``what`` when it is not 3 finite
+        numbers with (x, y) where this scene's block can reach (the table less the block's half size).
+        The world-model env holds the goals it is handed to this rule as well."""
+        try:
+            arr = np.asarray(goal, dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is None or arr.shape != (GOAL_DIM,) or not np.all(np.isfinite(arr)):
+            raise ValueError(f"{what} must be {GOAL_DIM} finite numbers (x, y, yaw), got {goal!r}")
+        block_range = TABLE_HALF - self._scene["block_half_size"]
+        if np.any(np.abs(arr[0:2]) > block_range):
+            raise ValueError(f"{what} {arr.tolist()} lies outside the reachable +-{block_range:.3f} m")
+        return arr
 
     @staticmethod
     def _checked_vector(value: Any, size: int, name: str) -> np.ndarray:

@@ -24,6 +24,7 @@ sub-env; the vector env adds seeding of many, autoreset and time limits. Everyth
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,11 @@ START_OPTIONS = frozenset({"frames", "actions", "goal"})
 def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
     """The world model folder to load; a clear FileNotFoundError when there is none."""
     path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if path.is_file():
+        raise FileNotFoundError(
+            f"world model checkpoint {path} is a file: pass the folder that holds the model's config.json "
+            f"and weights ({path.parent} if this is one of them)"
+        )
     if not (path / "config.json").is_file():
         which = "the default world model checkpoint" if checkpoint is None else "world model checkpoint"
         raise FileNotFoundError(
@@ -58,6 +64,25 @@ def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
             f"model> (--checkpoint on the command line), or train one with `cosmos-sim train wfm +experiment=pushblock`"
         )
     return path
+
+
+def _sampler(owner: str, sampler: SamplerConfig | dict | None) -> SamplerConfig:
+    """``sampler`` as a SamplerConfig: None is ``CONTROL_SAMPLER``, a dict changes fields of it."""
+    if sampler is None:
+        return CONTROL_SAMPLER
+    if isinstance(sampler, dict):
+        unknown = sorted(set(sampler) - {f.name for f in dataclasses.fields(SamplerConfig)})
+        if unknown:
+            raise ValueError(
+                f"{owner}: unknown sampler field(s) {unknown}; SamplerConfig has "
+                f"{[f.name for f in dataclasses.fields(SamplerConfig)]}"
+            )
+        return dataclasses.replace(CONTROL_SAMPLER, **sampler)
+    if not isinstance(sampler, SamplerConfig):
+        raise ValueError(
+            f"{owner}: sampler must be a SamplerConfig, a dict of its fields or None, got {sampler!r}"
+        )
+    return sampler
 
 
 @dataclass
@@ -125,14 +150,17 @@ class WorldModelCore:
         path = resolve_checkpoint(checkpoint)
         config, _ = read_world_model_config(path)
         self.task_env_id = task_env_id if task_env_id is not None else config.task
-        if isinstance(sampler, dict):
-            sampler = SamplerConfig(**sampler)
+        sampler = _sampler(owner, sampler)
+        if not isinstance(terminate_on_success, bool):
+            raise ValueError(
+                f"{owner}: terminate_on_success must be True or False, got {terminate_on_success!r}"
+            )
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.world = load_world_model(
             path,
             task=self.task_env_id,
-            sampler=sampler or CONTROL_SAMPLER,
+            sampler=sampler,
             device=device,
             bf16=bf16,
             compile=compile,
@@ -296,6 +324,12 @@ class WorldModelCore:
                 f"{self.owner}.reset: options['goal'] must be finite, of shape ({lead_text}{self.goal_dim},), "
                 f"got shape {goal.shape}"
             )
+        check_goal = getattr(self.scene, "check_goal", None)  # the scene's own rule, where it has one
+        if check_goal is not None:
+            for i, row in enumerate(goal.reshape(-1, self.goal_dim)):
+                check_goal(
+                    row, f"{self.owner}.reset: options['goal']" + (f"[{i}]" if batch is not None else "")
+                )
         if batch is None:
             return [Start(frames, actions, goal)], {}
         return [Start(frames[i], actions[i], goal[i]) for i in range(batch)], {}

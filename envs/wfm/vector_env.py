@@ -154,7 +154,7 @@ class WorldModelVectorEnv(VectorEnv):
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
         seeds = self._seeds(seed)
         starts, scene_options = self.core.parse_options(options, batch=self.num_envs)
-        super().reset(seed=seed if isinstance(seed, (int, np.integer)) else None)
+        super().reset(seed=int(seed) if isinstance(seed, (int, np.integer)) else None)
         # Every stream is made before any is kept: a reset that fails leaves the old ones in place.
         rngs = [
             seeding.np_random(sub_seed)[0] if sub_seed is not None or old is None else old

@@ -63,7 +63,8 @@ class WorldModelEnv(gym.Env):
     (default: CUDA when available), ``bf16`` (default True: the DiT and the tokenizer's decoder in
     bfloat16, latents in float32; False: float32 throughout, slower), ``compile`` (default False: True
     runs the DiT through ``torch.compile``, faster steps after about a minute of compilation),
-    ``sampler`` (``SamplerConfig`` or dict; default ``CONTROL_SAMPLER``, 2 Euler steps),
+    ``sampler`` (``SamplerConfig``, or a dict of the fields that differ from ``CONTROL_SAMPLER``, the
+    default: 2 Euler steps),
     ``reset_source`` (``"mujoco"`` or ``"dataset"``), ``dataset`` (folder, with ``"dataset"``),
     ``task`` (e.g. a ``PushBlockTask`` with the reward weights, given to the scene as well),
     ``terminate_on_success``, ``render_mode`` (``"rgb_array"`` or None).

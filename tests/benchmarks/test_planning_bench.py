@@ -69,6 +69,26 @@ def test_finished_methods_are_reused_and_other_settings_recompute(tiny_pushblock
     assert not list((tmp_path / "methods").glob(".*tmp*"))  # written through a temporary file, renamed
 
 
+def test_the_video_is_always_the_reports(tiny_pushblock_world_model, tmp_path):
+    """planning.mp4 belongs to the run whose report lies beside it: a cached world-model result is
+    reused only with the video it made, and a run that makes no video removes an earlier one."""
+    run = dict(methods=("wfm-cem",), seeds=1, budget=SMALL, progress=False)
+    video, record = tmp_path / "planning.mp4", tmp_path / "methods" / "video.json"
+    first = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=1, **run)
+    assert video.is_file() and json.loads(record.read_text())["settings"]["steps"] == 2
+    # Other settings, no video: the method runs again and the 2-step video is not left beside it.
+    run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=3, video_episodes=0, **run)
+    assert not video.exists() and not record.exists()
+    # The same settings as the first run, with the video: the cache alone cannot stand for a video
+    # that is gone, so the method runs again and makes it.
+    again = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=1, **run)
+    assert video.is_file() and json.loads(record.read_text())["settings"]["steps"] == 2
+    assert again["methods"]["wfm-cem"]["wall_s"] != first["methods"]["wfm-cem"]["wall_s"]
+    # Now video and result agree: both are reused.
+    cached = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=1, **run)
+    assert cached["methods"]["wfm-cem"]["wall_s"] == again["methods"]["wfm-cem"]["wall_s"]
+
+
 def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_model, tmp_path):
     with pytest.raises(ValueError, match="unknown planning methods"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path, methods=("wfm-foo",))
@@ -92,6 +112,10 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
         PlanningBudget(population=0)
     with pytest.raises(ValueError, match=r"population must be >= 2 \(CEM keeps 2 elites\), got 1"):
         PlanningBudget(population=1)
+    with pytest.raises(
+        ValueError, match="PlanningBudget: spread_weight must be a finite number >= 0, got inf"
+    ):
+        PlanningBudget(samples=2, spread_weight=float("inf"))
     # The memory bound counts rollouts (candidates x samples) and must hold one candidate per problem;
     # both are checked before the model loads (the run would write its methods/ folder).
     few = dataclasses.replace(SMALL, samples=4, max_batch=12)

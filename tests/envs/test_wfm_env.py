@@ -7,9 +7,11 @@ The model is untrained, so frames and predicted states are meaningless; these te
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -21,6 +23,7 @@ from gymnasium.vector import AutoresetMode
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.envs.tasks.push_block import PushBlockTask
 from cosmos_sim.envs.wfm import WorldModelEnv, WorldModelVectorEnv
+from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER
 
 WFM_ID = "cosmos_sim/WFM-PushBlock-v0"
 SCENE_ID = "cosmos_sim/PushBlock-v0"
@@ -218,13 +221,20 @@ def test_vector_seeding_per_sub_env(checkpoint):
 
 
 def test_vector_autoreset_of_a_finished_sub_env(checkpoint, monkeypatch):
-    # A huge success radius and a far goal for sub-env 0 only: sub-env 1 terminates on its first step.
-    task = PushBlockTask(success_threshold=10.0)
+    # Success for every goal but sub-env 0's first (the untrained model's predicted states mean
+    # nothing): sub-env 1 terminates on its first step, and again after its autoreset; sub-env 0 never.
+    never = np.array([0.2, 0.2])
+
+    class AllButOneGoal(PushBlockTask):
+        def success(self, state, goal):
+            return ~np.all(np.asarray(goal)[..., :2] == never, axis=-1) & np.ones(np.shape(state)[:-1], bool)
+
+    task = AllButOneGoal()
     envs = WorldModelVectorEnv(
         2, checkpoint=checkpoint, task=task, terminate_on_success=True, max_episode_steps=3
     )
     frames = np.stack([gym.make(SCENE_ID).reset(seed=s)[0][None] for s in (0, 1)])  # (2, 1, H, W, 3)
-    goals = np.array([[100.0, 100.0, 0.0], [0.0, 0.0, 0.0]])
+    goals = np.array([[0.2, 0.2, 0.0], [0.0, 0.0, 0.0]])
     calls = _count_world_steps(monkeypatch, envs.world)
     envs.reset(seed=0, options={"frames": frames, "goal": goals})
     actions = np.zeros((2, 2), dtype=np.float32)
@@ -331,6 +341,31 @@ def test_bad_input_is_a_clear_error(checkpoint, tmp_path, save_tiny_world_model)
         WorldModelEnv(checkpoint=checkpoint, reset_source="video")
     with pytest.raises(ValueError, match="render_mode"):
         WorldModelEnv(checkpoint=checkpoint, render_mode="human")
+    with pytest.raises(FileNotFoundError, match="is a file: pass the folder that holds"):
+        WorldModelEnv(checkpoint=Path(checkpoint) / "config.json")
+    # Arguments of the wrong type are named at construction, not deep inside the first step.
+    for kwargs, message in (
+        ({"sampler": "heun"}, "sampler must be a SamplerConfig, a dict of its fields or None"),
+        ({"sampler": {"stepz": 3}}, r"unknown sampler field\(s\) \['stepz'\]"),
+        ({"terminate_on_success": "False"}, "terminate_on_success must be True or False"),
+        ({"bf16": "no"}, "bf16 must be True or False, got 'no'"),
+        ({"device": "gpu"}, "device must name a torch device"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            WorldModelEnv(checkpoint=checkpoint, **kwargs)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="asks for CUDA, but this machine has no CUDA device"):
+            WorldModelEnv(checkpoint=checkpoint, device="cuda")
+    # A sampler dict changes the documented default (2 Euler steps), not SamplerConfig()'s 8 Heun steps.
+    guided = WorldModelEnv(checkpoint=checkpoint, sampler={"guidance": 2.0})
+    assert guided.world.sampler == dataclasses.replace(CONTROL_SAMPLER, guidance=2.0)
+    # A goal handed over with the frames is held to the scene's own rule for goals.
+    with pytest.raises(ValueError, match=r"options\['goal'\] \[1.0, -1.0, 0.0\] lies outside the reachable"):
+        env.reset(options={"frames": frame, "goal": [1.0, -1.0, 0.0]})
+    with pytest.raises(ValueError, match=r"options\['goal'\]\[1\] \[0.0, 5.0, 0.0\] lies outside"):
+        envs.reset(options={"frames": np.zeros((2, 1, 64, 64, 3), np.uint8), "goal": [[0, 0, 0], [0, 5, 0]]})
+    # A numpy integer seed is an int (the vector env passes Python ints on to Gymnasium).
+    assert envs.reset(seed=np.int64(5))[0].shape == (2, 64, 64, 3)
 
 
 def test_ppo_trains_in_the_world_model_env(checkpoint):

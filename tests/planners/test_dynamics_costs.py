@@ -207,6 +207,9 @@ def test_bad_input_is_a_clear_error(world):
         WorldModelDynamics(world, generator=torch.Generator(), samples=0)
     with pytest.raises(ValueError, match="samples >= 2"):
         PlanningObjective(dynamics, CallableCost(lambda p: p.states.sum((-1, -2))), spread_weight=1.0)
+    for weight in (float("inf"), float("nan"), -1.0, "1"):  # inf would make every candidate's cost inf
+        with pytest.raises(ValueError, match="spread_weight must be a finite number >= 0"):
+            PlanningObjective(dynamics, CallableCost(lambda p: p.states.sum((-1, -2))), spread_weight=weight)
     with pytest.raises(ValueError, match=r"\(N, G=3\)"):
         TaskStateCost(PushBlockTask(), np.zeros(3))
     with pytest.raises(ValueError, match=r"goals must be \(N, G=3\), got shape \(1, 5\)"):

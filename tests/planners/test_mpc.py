@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -232,7 +233,13 @@ def test_mpc_refuses_bad_arguments():
         mpc.act()
     with pytest.raises(ValueError, match="exactly one of objective and objective_factory"):
         mpc.act(zero_cost, objective_factory=lambda: zero_cost)
-    with pytest.raises(ValueError, match=r"mask must be bool \(2,\)"):
+    with pytest.raises(ValueError, match=r"mask must be a bool torch tensor or numpy array of shape \(2,\)"):
         mpc.reset_problems(torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match=r"of shape \(2,\), got list"):
+        mpc.reset_problems([True, False])
+    mpc.reset_problems(np.array([True, False]))  # a vector env's terminated | truncated, as it comes
+    with pytest.raises(ValueError, match="horizon must be an integer >= 1, got True"):
+        MPCController(optimizer, horizon=True, action_dim=1)
+    assert MPCController(optimizer, horizon=np.int64(4), replan_every=np.int64(2), action_dim=1).horizon == 4
     with pytest.raises(ValueError, match="cannot shift a plan of horizon 4 by 5 steps"):
         shift_plan(torch.zeros(1, 4, 1), 5)

@@ -19,6 +19,21 @@ from cosmos_sim.world_models.base import LatentState
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
 
 
+def _checked_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device this machine has, or a ValueError naming it."""
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"DiffusionWorldModel: device must name a torch device such as 'cpu' or 'cuda', got {device!r}"
+        ) from error
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"DiffusionWorldModel: device {device!r} asks for CUDA, but this machine has no CUDA device; use 'cpu'"
+        )
+    return chosen
+
+
 class DiffusionWorldModel:
     """Action-conditioned latent video prediction with a diffusion transformer (Cosmos Video2World)."""
 
@@ -38,8 +53,11 @@ class DiffusionWorldModel:
         repeated once when a second batch size appears (the graph is then made shape-generic). Worth it
         for long runs (RL, many episodes), not for a few steps (README "Speed"). ``model``'s DiT is
         compiled in place: another world model built on the same ``model`` runs compiled too."""
-        if not isinstance(compile, bool):
-            raise ValueError(f"DiffusionWorldModel: compile must be True or False, got {compile!r}")
+        for name, value in (("compile", compile), ("bf16", bf16)):
+            if not isinstance(value, bool):
+                raise ValueError(f"DiffusionWorldModel: {name} must be True or False, got {value!r}")
+        if not isinstance(sampler, SamplerConfig):
+            raise ValueError(f"DiffusionWorldModel: sampler must be a SamplerConfig, got {sampler!r}")
         config, tok = model.config, tokenizer.config
         if tok.kind != "CV":
             raise ValueError(
@@ -53,6 +71,7 @@ class DiffusionWorldModel:
                 f"{config.actions_per_latent} frames per latent, tokenizer {tok.name} gives "
                 f"{expected[0]} and {expected[1]}"
             )
+        device = _checked_device(device)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer.to(device).eval()
         if compile:
