@@ -5,6 +5,7 @@ each scalar field holds a value of its type."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from typing import Any
 
@@ -53,10 +54,10 @@ def _type_ok(value: Any, annotation: str) -> bool:
     if annotation.endswith("|None"):
         return value is None or _type_ok(value, annotation[: -len("|None")])
     if annotation.startswith(("tuple[", "list[")):
+        if not isinstance(value, (tuple, list)):
+            return False  # data.scenes=null or =5 on the command line
         inner = annotation[annotation.index("[") + 1 : -1].split(",")[0]
-        if inner not in _SCALAR_TYPES:
-            return True
-        return isinstance(value, (tuple, list)) and all(_type_ok(v, inner) for v in value)
+        return inner not in _SCALAR_TYPES or all(_type_ok(v, inner) for v in value)
     if annotation not in _SCALAR_TYPES:
         return True
     if annotation != "bool" and isinstance(value, (bool, np.bool_)):
@@ -84,3 +85,28 @@ def check_sections(config: Any, sections: dict[str, type]) -> None:
         value = getattr(config, name)
         if not isinstance(value, kind):
             raise ValueError(f"{type(config).__name__}.{name} must be a mapping of settings, got {value!r}")
+
+
+def check_finite(
+    config: Any,
+    *names: str,
+    above: float | None = None,
+    at_least: float | None = None,
+    at_most: float | None = None,
+) -> None:
+    """Raise a ValueError naming the first field in ``names`` whose value is not a finite number within
+    the bounds (``above``: exclusive, ``at_least``/``at_most``: inclusive). NaN passes every ``<``
+    comparison, so a plain ``value <= 0`` check lets it through into the run."""
+    bounds = [
+        text
+        for text, bound in ((f"> {above}", above), (f">= {at_least}", at_least), (f"<= {at_most}", at_most))
+        if bound is not None
+    ]
+    for name in names:
+        value = getattr(config, name)
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (above is None or value > above) and (at_least is None or value >= at_least)
+        if not ok or (at_most is not None and value > at_most):
+            raise ValueError(
+                f"{type(config).__name__}.{name} must be a finite number {' and '.join(bounds)}, got {value!r}"
+            )

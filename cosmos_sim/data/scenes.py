@@ -8,6 +8,7 @@ ranges, so held-out episodes are never seen in training.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,10 @@ class SceneData:
             raise ValueError(
                 f"SceneData({self.env_id}): episode counts must be >= 1, got {self.episodes}, {self.heldout_episodes}"
             )
-        if self.weight <= 0:
-            raise ValueError(f"SceneData({self.env_id}): weight must be > 0, got {self.weight}")
+        if not 0 < self.weight < math.inf:  # NaN fails too
+            raise ValueError(
+                f"SceneData({self.env_id}): weight must be a finite number > 0, got {self.weight}"
+            )
         if self.reset_options is not None and not isinstance(self.reset_options, dict):
             raise ValueError(
                 f"SceneData({self.env_id}): reset_options must be a mapping, got {self.reset_options!r}"

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from cosmos_sim.configs import check_field_types, check_finite
 from cosmos_sim.nn.wavelet import haar_dwt2d
 
 
@@ -33,9 +34,8 @@ class ReconstructionLossConfig:
     """Weight of the L1 between one-level Haar high bands (LH, HL, HH) of reconstruction and target."""
 
     def __post_init__(self) -> None:
-        for name in ("l1", "mse", "ssim", "wavelet"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"ReconstructionLossConfig.{name} must be >= 0, got {getattr(self, name)}")
+        check_field_types(self)
+        check_finite(self, "l1", "mse", "ssim", "wavelet", at_least=0)
         if not (self.l1 or self.mse or self.ssim or self.wavelet):
             raise ValueError("ReconstructionLossConfig: every weight is 0; give at least one term a weight")
 

@@ -66,7 +66,9 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:06d}"
     tmp = root / f"step-{step:06d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    # This step's, and any an interrupted save left behind: none of them is a checkpoint.
+    for torn in root.glob("step-*.tmp"):
+        shutil.rmtree(torn, ignore_errors=True)
     tmp.mkdir()
     save_file(_contiguous(model_state), str(tmp / "model.safetensors"))
     extra = {}
@@ -129,7 +131,7 @@ def load_checkpoint(folder: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
         state["model"] = load_file(str(folder / "model.safetensors"))
-        if (folder / "ema.safetensors").is_file():
+        if "ema" in state or (folder / "ema.safetensors").is_file():  # saved with an EMA: it must be there
             state["ema"] = {**state.get("ema", {}), "shadow": load_file(str(folder / "ema.safetensors"))}
         _restore_rng(state["rng"])
     except Exception as error:  # torch.load, safetensors and the RNG restore each raise their own kinds

@@ -31,21 +31,71 @@ class DistributedContext:
         return self.rank == 0
 
 
+def _env_int(name: str, default: int) -> int:
+    """An integer environment variable that torchrun sets, or a ValueError naming it."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(
+            f"environment variable {name}={text!r} is not an integer (torchrun sets it)"
+        ) from None
+    if value < 0:
+        raise ValueError(f"environment variable {name}={text!r} must be >= 0")
+    return value
+
+
+def _device(device: str, local_rank: int, world_size: int) -> torch.device:
+    """The device this process trains on, from the ``device`` setting: ``auto``, ``cpu``, ``cuda`` (under
+    torchrun, the device of the process's LOCAL_RANK) or ``cuda:N`` (one process only)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}") from None
+    if chosen.type == "cpu":
+        return chosen
+    if chosen.type != "cuda":
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for CUDA but no CUDA device is available")
+    if chosen.index is not None and world_size > 1:
+        raise ValueError(
+            f"device {device!r}: under torchrun each process takes the CUDA device of its LOCAL_RANK; "
+            f"pass device=cuda (and CUDA_VISIBLE_DEVICES to choose the devices)"
+        )
+    index = chosen.index if chosen.index is not None else local_rank
+    if index >= torch.cuda.device_count():
+        raise ValueError(
+            f"device {device!r}: CUDA device {index} asked for, but this machine has "
+            f"{torch.cuda.device_count()}"
+        )
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
+
+
 def setup_distributed(device: str = "auto") -> DistributedContext:
     """Join the ``torchrun`` process group if there is one; choose this process's device."""
-    want_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if want_cuda and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for CUDA but no CUDA device is available")
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if want_cuda:
-        torch.cuda.set_device(local_rank)
-        chosen = torch.device("cuda", local_rank)
-    else:
-        chosen = torch.device("cpu" if device == "auto" else device)
+    world_size = max(_env_int("WORLD_SIZE", 1), 1)
+    rank = _env_int("RANK", 0)
+    local_rank = _env_int("LOCAL_RANK", 0)
+    if rank >= world_size:
+        # RANK left over in the shell, say: this process would skip every write of rank 0.
+        raise ValueError(
+            f"RANK={rank} but WORLD_SIZE={world_size}: start several processes with torchrun, or unset RANK"
+        )
+    chosen = _device(device, local_rank, world_size)
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if want_cuda else "gloo")
+        # The call below waits until all WORLD_SIZE processes have joined; say so, or a launch that
+        # started only some of them looks like a hang.
+        print(
+            f"rank {rank}: joining a group of WORLD_SIZE={world_size} processes at "
+            f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}; waiting for all of "
+            f"them (start them with torchrun --nproc_per_node {world_size})",
+            flush=True,
+        )
+        dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")
     return DistributedContext(rank=rank, world_size=world_size, device=chosen)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 from cosmos_sim.data.video_io import write_bytes_atomic
 
 CONFIG_FILE = "config.json"
+MODEL_FOLDER = "model"
+"""Where a run exports its trained model, inside the run folder."""
 RUN_STATES = {"tokenizer": "train_state.pt", "wfm": "checkpoints"}
 """What each trainer keeps its resumable state in, inside the run folder."""
 RESUMABLE_CHANGES = frozenset(
@@ -88,6 +90,8 @@ def claim_run_folder(
     ``paths``: keys whose values are paths; stored resolved, so the run resumes from any working
     folder."""
     command = f"train {trainer}"
+    if not str(out).strip():
+        raise ValueError(f"{command}: out is empty; name a run folder (out=outputs/train/<name>)")
     out = Path(out)
     config = json.loads(json.dumps(config, default=str))  # as stored: tuples become lists, as in the old run
     for key in paths:
@@ -116,6 +120,13 @@ def claim_run_folder(
                 f"{command}: out {out} holds a `train {other}` run ({state}); training there would "
                 f"overwrite it: choose another out"
             )
+    if (out / MODEL_FOLDER).exists() and not (out / RUN_STATES[trainer]).exists():
+        # Its state is gone, so nothing would be resumed: a new run would overwrite the model.
+        raise ValueError(
+            f"{command}: out {out} holds a finished model ({out / MODEL_FOLDER}) but not the training state "
+            f"({RUN_STATES[trainer]}) to resume it from; training there would overwrite the model. Choose "
+            f"another out, or delete {out / MODEL_FOLDER} to train anew"
+        )
     if before is not None and (out / RUN_STATES[trainer]).exists():
         changed = _differences(before, config, paths)
         if changed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ def load_training_state(
         "elapsed_s": float(state["elapsed_s"]),
         "extra": state.get("extra", {}),
     }
+
+
+def warn_short_warmup(warmup_steps: int, max_steps: int) -> None:
+    """Warn when the warm-up does not end before ``max_steps``: the run then never trains at its peak
+    learning rate (a short trial run, say, with the recipe's warm-up)."""
+    if warmup_steps >= max_steps:
+        warnings.warn(
+            f"warmup_steps ({warmup_steps}) >= max_steps ({max_steps}): the learning rate rises for the whole "
+            f"run and never reaches its peak",
+            stacklevel=3,
+        )
 
 
 def warmup_cosine(progress: float, step: int, *, warmup_steps: int, final_fraction: float) -> float:

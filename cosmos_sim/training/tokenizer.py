@@ -27,7 +27,7 @@ import torch
 from torchmetrics.functional.image import peak_signal_noise_ratio
 from tqdm import tqdm
 
-from cosmos_sim.configs import check_field_types, check_sections, compose_recipe
+from cosmos_sim.configs import check_field_types, check_finite, check_sections, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -42,7 +42,12 @@ from cosmos_sim.training.distributed import (
     wrap_for_training,
 )
 from cosmos_sim.training.run_folder import claim_run_folder
-from cosmos_sim.training.state import load_training_state, save_training_state, warmup_cosine
+from cosmos_sim.training.state import (
+    load_training_state,
+    save_training_state,
+    warmup_cosine,
+    warn_short_warmup,
+)
 from cosmos_sim.world_models.diffusion.checkpoint import in_package
 
 logger = logging.getLogger(__name__)
@@ -151,11 +156,18 @@ class TokenizerTrainConfig:
         for name in ("video_batch", "max_steps", "warmup_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TokenizerTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.rollback_drop_db < 0 or not 0 < self.rollback_lr_factor <= 1:
-            raise ValueError(
-                f"TokenizerTrainConfig: need rollback_drop_db >= 0 and 0 < rollback_lr_factor <= 1; got "
-                f"{self.rollback_drop_db}, {self.rollback_lr_factor}"
-            )
+        check_finite(self, "lr", "max_minutes", "grad_clip", "rollback_lr_factor", above=0)
+        check_finite(
+            self,
+            "weight_decay",
+            "save_every_minutes",
+            "rollback_drop_db",
+            "image_batch",
+            "threads",
+            at_least=0,
+        )
+        check_finite(self, "final_lr_fraction", "rollback_lr_factor", at_least=0, at_most=1)
+        warn_short_warmup(self.warmup_steps, self.max_steps)
         if self.train not in TRAINABLE_PARTS:
             raise ValueError(
                 f"TokenizerTrainConfig.train must be one of {sorted(TRAINABLE_PARTS)}, got {self.train!r}"
@@ -164,11 +176,6 @@ class TokenizerTrainConfig:
             raise ValueError(
                 "TokenizerTrainConfig: train=decoder fine-tunes a trained tokenizer's decoder; name it with "
                 "init=<tokenizer folder>"
-            )
-        if self.image_batch < 0 or self.lr <= 0 or self.max_minutes <= 0:
-            raise ValueError(
-                f"TokenizerTrainConfig: need image_batch >= 0, lr > 0, max_minutes > 0; got "
-                f"{self.image_batch}, {self.lr}, {self.max_minutes}"
             )
 
     def to_dict(self) -> dict[str, Any]:

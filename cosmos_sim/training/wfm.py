@@ -32,7 +32,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from cosmos_sim.configs import check_field_types, check_sections, compose_recipe
+from cosmos_sim.configs import check_field_types, check_finite, check_sections, compose_recipe
 from cosmos_sim.data.lerobot import EpisodeDataset
 from cosmos_sim.data.scenes import SceneData, ensure_scene_datasets, scene_dataset_dir
 from cosmos_sim.frames import frames_to_model
@@ -49,7 +49,7 @@ from cosmos_sim.training.distributed import (
 )
 from cosmos_sim.training.ema import EMA
 from cosmos_sim.training.run_folder import claim_run_folder
-from cosmos_sim.training.state import warmup_cosine
+from cosmos_sim.training.state import warmup_cosine, warn_short_warmup
 from cosmos_sim.training.tracking import RunLogger
 from cosmos_sim.world_models.base import LatentState
 from cosmos_sim.world_models.diffusion.checkpoint import (
@@ -176,11 +176,11 @@ class OptimizerConfig:
         self.betas = tuple(self.betas)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"OptimizerConfig.betas must be two numbers in [0, 1), got {list(self.betas)}")
-        if self.lr <= 0 or self.warmup_steps < 1 or self.grad_clip <= 0:
-            raise ValueError(
-                f"OptimizerConfig: need lr > 0, warmup_steps >= 1, grad_clip > 0; got {self.lr}, "
-                f"{self.warmup_steps}, {self.grad_clip}"
-            )
+        if self.warmup_steps < 1:
+            raise ValueError(f"OptimizerConfig.warmup_steps must be >= 1, got {self.warmup_steps}")
+        check_finite(self, "lr", "grad_clip", above=0)
+        check_finite(self, "weight_decay", at_least=0)
+        check_finite(self, "final_lr_fraction", at_least=0, at_most=1)
 
 
 @dataclass
@@ -268,11 +268,11 @@ class WFMTrainConfig:
         for name in ("batch", "max_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"WFMTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.image_batch < 0 or self.max_minutes <= 0 or not 0 <= self.ema_decay < 1:
-            raise ValueError(
-                f"WFMTrainConfig: need image_batch >= 0, max_minutes > 0, 0 <= ema_decay < 1; got "
-                f"{self.image_batch}, {self.max_minutes}, {self.ema_decay}"
-            )
+        if not 0 <= self.ema_decay < 1:  # NaN fails too
+            raise ValueError(f"WFMTrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_finite(self, "max_minutes", above=0)
+        check_finite(self, "image_batch", "threads", "save_every_minutes", "sample_every_minutes", at_least=0)
+        warn_short_warmup(self.optimizer.warmup_steps, self.max_steps)
         if self.parallel not in ("ddp", "fsdp2"):
             raise ValueError(f"WFMTrainConfig.parallel must be 'ddp' or 'fsdp2', got {self.parallel!r}")
 

@@ -28,7 +28,7 @@ def test_train_and_heldout_are_separate_datasets_with_disjoint_seeds(tmp_path):
     ("kwargs", "message"),
     [
         (dict(episodes=0), "episode counts must be >= 1"),
-        (dict(episodes=1, weight=0.0), "weight must be > 0"),
+        (dict(episodes=1, weight=0.0), "weight must be a finite number > 0"),
         (dict(episodes=1, reset_options=["domain_randomization"]), "reset_options must be a mapping"),
         (dict(episodes=1, dataset="../elsewhere"), "dataset must be a plain folder name"),
         (dict(episodes="two"), "SceneData.episodes must be int"),

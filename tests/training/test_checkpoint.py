@@ -52,3 +52,30 @@ def test_an_unreadable_checkpoint_file_is_named(tmp_path, damaged):
     (folder / damaged).write_bytes(b"")  # as a power cut can leave it
     with pytest.raises(ValueError, match=r"cannot read checkpoint .*step-000003 \("):
         load_checkpoint(folder)
+
+
+def test_a_checkpoint_saved_with_an_ema_needs_it_to_resume(tmp_path):
+    folder = save_checkpoint(
+        tmp_path,
+        step=4,
+        model_state={"w": torch.zeros(2)},
+        ema_state={"shadow": {"w": torch.ones(2)}, "decay": 0.9, "updates": 4},
+        optimizer_state={},
+        trainer={"elapsed_s": 0.0},
+    )
+    assert torch.equal(load_checkpoint(folder)["ema"]["shadow"]["w"], torch.ones(2))
+    (folder / "ema.safetensors").unlink()
+    # Named as a damaged checkpoint (delete it, resume from the one before), not as another model's.
+    with pytest.raises(
+        ValueError, match=r"cannot read checkpoint .*step-000004 \(FileNotFoundError.*delete that folder"
+    ):
+        load_checkpoint(folder)
+
+
+def test_a_save_interrupted_earlier_leaves_no_partial_folder_behind(tmp_path):
+    _save(tmp_path, 2)
+    torn = tmp_path / "checkpoints" / "step-000003.tmp"  # a save killed half-way
+    torn.mkdir()
+    (torn / "model.safetensors").write_bytes(b"half")
+    _save(tmp_path, 8)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-000002", "step-000008"]

@@ -98,9 +98,22 @@ def test_a_run_folder_resumes_only_its_own_recipe_and_a_damaged_state_is_named(t
         (["foo=1"], "Could not override 'foo'"),
         (["data.clip_frames=6"], r"clip_frames must be 1 \+ 4\*n"),
         (["model.kind=XV"], "kind must be one of"),
-        (["lr=-1"], "lr > 0"),
-        (["rollback_lr_factor=0"], "0 < rollback_lr_factor <= 1"),
-        (["rollback_drop_db=-1"], "rollback_drop_db >= 0"),
+        (["lr=-1"], r"TokenizerTrainConfig.lr must be a finite number > 0, got -1"),
+        (["lr=nan"], r"TokenizerTrainConfig.lr must be a finite number > 0, got nan"),
+        (["rollback_lr_factor=0"], r"rollback_lr_factor must be a finite number > 0"),
+        (["rollback_lr_factor=2.0"], r"rollback_lr_factor must be a finite number >= 0 and <= 1"),
+        (["rollback_drop_db=-1"], r"rollback_drop_db must be a finite number >= 0"),
+        (["rollback_drop_db=nan"], r"rollback_drop_db must be a finite number >= 0, got nan"),
+        (["max_minutes=nan"], r"max_minutes must be a finite number > 0, got nan"),
+        (["grad_clip=-1"], r"grad_clip must be a finite number > 0, got -1"),
+        (["grad_clip=nan"], r"grad_clip must be a finite number > 0, got nan"),
+        (["final_lr_fraction=-1"], r"final_lr_fraction must be a finite number >= 0 and <= 1, got -1"),
+        (["weight_decay=-1"], r"weight_decay must be a finite number >= 0, got -1"),
+        (["threads=-1"], r"threads must be a finite number >= 0, got -1"),
+        (["save_every_minutes=-1"], r"save_every_minutes must be a finite number >= 0"),
+        (["loss.mse=nan"], r"ReconstructionLossConfig.mse must be a finite number >= 0, got nan"),
+        (["data.scenes=null"], r"TokenizerDataConfig.scenes must be list\[SceneData\], got None"),
+        (["data.scenes=5"], r"TokenizerDataConfig.scenes must be list\[SceneData\], got 5"),
         (["loss=null"], "TokenizerTrainConfig.loss must be a mapping of settings, got None"),
         (["train=encoder"], r"train must be one of \['all', 'decoder'\], got 'encoder'"),
         (["train=decoder"], "train=decoder fine-tunes a trained tokenizer's decoder; name it with init="),
@@ -109,6 +122,11 @@ def test_a_run_folder_resumes_only_its_own_recipe_and_a_damaged_state_is_named(t
 def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):
     with pytest.raises(ValueError, match=message):
         _tiny(tmp_path, data_root, *overrides)
+
+
+def test_a_warm_up_longer_than_the_run_is_warned_of(tmp_path, data_root):
+    with pytest.warns(UserWarning, match=r"warmup_steps \(100\) >= max_steps \(4\): the learning rate"):
+        _tiny(tmp_path, data_root, "max_steps=4", "warmup_steps=100")
 
 
 def test_a_decoder_fine_tune_keeps_the_latents_and_the_world_models_trained_on_them(tmp_path, data_root):
