@@ -70,6 +70,10 @@ def register_envs() -> None:
                 vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
                 max_episode_steps=max_steps,
                 kwargs=kwargs,
+                # Gymnasium's passive checker (1.x) marks reset as checked before calling it, so after a
+                # first reset that raises (a bad seed or option) every later step fails inside the checker
+                # with "cannot unpack non-iterable NoneType". These envs pass the full check_env in tests.
+                disable_env_checker=True,
             )
 
 

@@ -124,3 +124,12 @@ def test_return_frames_carries_every_frame_of_the_interval(env_id):
     rgb = obs["rgb"] if isinstance(obs, dict) else obs
     np.testing.assert_array_equal(frames[-1], rgb)  # the observation is the interval's last frame
     np.testing.assert_array_equal(info["frame_states"][-1], info["state"])
+
+
+def test_a_refused_first_reset_leaves_the_made_env_usable():
+    # Gymnasium's passive env checker would break every later step after a first reset that raises.
+    env = gym.make("cosmos_sim/PushBlock-v0")
+    with pytest.raises(gym.error.Error, match="Seed must be"):
+        env.reset(seed=-1)
+    env.reset(seed=0)
+    assert env.step(np.zeros(2, dtype=np.float32))[0].shape == (64, 64, 3)
