@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -456,8 +457,10 @@ def run_planning_benchmark(
     if isinstance(video_episodes, bool) or not isinstance(video_episodes, int) or video_episodes < 0:
         raise ValueError(f"planning: video_episodes must be an integer >= 0, got {video_episodes!r}")
     budget.candidates_per_call(min(seeds, 2) if quick else seeds)  # --quick plans 2 seeds
-    if not guidance >= 1.0:
-        raise ValueError(f"guidance must be >= 1 (1: no classifier-free guidance), got {guidance!r}")
+    if not 1.0 <= guidance < math.inf:
+        raise ValueError(
+            f"guidance must be a finite number >= 1 (1: no classifier-free guidance), got {guidance!r}"
+        )
     # On the CPU, as the other PushBlock benches: the planning loop has not been run on a GPU yet.
     world = load_world_model(checkpoint)
     world.sampler = dataclasses.replace(world.sampler, guidance=float(guidance))
@@ -494,10 +497,9 @@ def run_planning_benchmark(
     for method in methods:
         cache = out / "methods" / f"{method}.json"
         rows = video_rows if method == video_method else 0
-        # The video is part of the video method's result: a cached result is used only while
-        # planning.mp4 is the one it made (recorded in video.json after the video is written).
-        method_settings = {**settings, "video_episodes": rows} if rows else settings
-        made_by = {"method": method, "settings": method_settings}
+        # A run that asks for a video reuses the video method's cached result only while planning.mp4 is
+        # the one that result made (video.json, written after the video, says which).
+        made_by = {"method": method, "settings": settings, "video_episodes": rows}
         if cache.is_file() and (not rows or (video_path.is_file() and _read_json(video_record) == made_by)):
             try:
                 cached = json.loads(cache.read_text())
@@ -508,7 +510,7 @@ def run_planning_benchmark(
                     stacklevel=2,
                 )
                 cached = {}
-            if isinstance(cached, dict) and cached.get("settings") == method_settings:
+            if isinstance(cached, dict) and cached.get("settings") == settings:
                 results[method] = cached
                 continue
         _reset_peak_rss()
@@ -529,7 +531,7 @@ def run_planning_benchmark(
         final = [task.goal_distance(e.states[-1], e.goal) for e in episodes]
         record = MethodResult(
             method=method,
-            settings=method_settings,
+            settings=settings,
             success=[bool(task.success(e.states[-1], e.goal)) for e in episodes],
             success_any=[bool(any(task.success(s, e.goal) for s in e.states)) for e in episodes],
             final_distance_m=[float(d) for d in final],
@@ -550,11 +552,14 @@ def run_planning_benchmark(
             write_bytes_atomic(video_record, (json.dumps(made_by, indent=1) + "\n").encode())
         # Written atomically: a killed run leaves no torn result.
         write_bytes_atomic(cache, (json.dumps(results[method], indent=1) + "\n").encode())
-    if not video_rows and video_path.is_file():
-        # Another run's video beside this run's report would show plans this report does not hold.
+    made = _read_json(video_record)
+    if video_path.is_file() and not (
+        isinstance(made, dict) and made.get("settings") == settings and made.get("method") in results
+    ):
+        # A video of plans this report does not hold (other settings, or a method it did not run).
         video_path.unlink()
         video_record.unlink(missing_ok=True)
-        print(f"planning: removed {video_path}, an earlier run's video (this run makes none)")
+        print(f"planning: removed {video_path}, the video of another run")
     report: dict[str, Any] = {
         "checkpoint": str(checkpoint),
         "task": env_id,

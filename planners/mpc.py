@@ -98,11 +98,18 @@ class MPCController:
     def reset(self, num_problems: int | None = None, *, init: torch.Tensor | None = None) -> None:
         """Start new episodes for all problems: the next ``act`` plans from ``init (N, H, A)``
         (default: the middle of the action box, for ``num_problems`` problems, 1 if not given)."""
+        if num_problems is not None:
+            if (
+                isinstance(num_problems, bool)
+                or not isinstance(num_problems, (int, np.integer))
+                or num_problems < 1
+            ):
+                raise ValueError(
+                    f"MPCController.reset: num_problems must be an integer >= 1, got {num_problems!r}"
+                )
+            num_problems = int(num_problems)
         if init is None:
-            n = 1 if num_problems is None else num_problems
-            if not isinstance(n, int) or n < 1:
-                raise ValueError(f"MPCController.reset: num_problems must be an integer >= 1, got {n!r}")
-            init = self._default_init(n)
+            init = self._default_init(1 if num_problems is None else num_problems)
         expected = (init.shape[0] if num_problems is None else num_problems, self.horizon, self.action_dim)
         if tuple(init.shape) != expected:
             raise ValueError(
@@ -120,10 +127,10 @@ class MPCController:
         if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:  # a vector env's terminated | truncated
             mask = torch.from_numpy(mask)
         if not isinstance(mask, torch.Tensor) or mask.shape != (n,) or mask.dtype != torch.bool:
-            got = f"{mask.dtype} {tuple(mask.shape)}" if hasattr(mask, "shape") else type(mask).__name__
+            got = f" {mask.dtype} {tuple(mask.shape)}" if hasattr(mask, "shape") else ""
             raise ValueError(
                 f"MPCController.reset_problems: mask must be a bool torch tensor or numpy array of shape ({n},), "
-                f"got {type(mask).__name__} {got}"
+                f"got {type(mask).__name__}{got}"
             )
         mask = mask.to(self._init.device)
         self._reset_mask = mask if self._reset_mask is None else self._reset_mask | mask

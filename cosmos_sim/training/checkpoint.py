@@ -116,7 +116,7 @@ def latest_checkpoint(out: str | Path) -> Path | None:
         if not complete:
             raise ValueError(
                 f"{pointer} names {named.name}, which is missing or incomplete, and {root} holds no other "
-                f"complete checkpoint; delete {root} to start over"
+                f"complete checkpoint; delete {root} (and the run's model/, if it finished) to start over"
             )
         warnings.warn(
             f"{pointer} names {named.name}, which is missing or incomplete; resuming from {complete[-1].name}",

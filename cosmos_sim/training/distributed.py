@@ -92,7 +92,7 @@ def setup_distributed(device: str = "auto") -> DistributedContext:
         print(
             f"rank {rank}: joining a group of WORLD_SIZE={world_size} processes at "
             f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}; waiting for all of "
-            f"them (start them with torchrun --nproc_per_node {world_size})",
+            f"them (torchrun starts them: --nproc_per_node per machine, on every machine)",
             flush=True,
         )
         dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")

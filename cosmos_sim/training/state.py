@@ -58,7 +58,7 @@ def load_training_state(
     except Exception as error:  # a truncated file (EOFError, UnpicklingError) as well as another model's
         raise ValueError(
             f"cannot resume from {path} ({type(error).__name__}: {error}). It is damaged or was written by "
-            f"a different model or config; train into a new folder or delete that file to start over"
+            f"a different model or config; train into a new folder or delete that file (and the run's model/, if it finished) to start over"
         ) from error
     return {
         "step": int(state["step"]),
@@ -70,11 +70,11 @@ def load_training_state(
 def warn_short_warmup(warmup_steps: int, max_steps: int) -> None:
     """Warn when the warm-up does not end before ``max_steps``: the run then never trains at its peak
     learning rate (a short trial run, say, with the recipe's warm-up)."""
-    if warmup_steps >= max_steps:
+    if warmup_steps > max_steps:
         warnings.warn(
-            f"warmup_steps ({warmup_steps}) >= max_steps ({max_steps}): the learning rate rises for the whole "
+            f"warmup_steps ({warmup_steps}) > max_steps ({max_steps}): the learning rate rises for the whole "
             f"run and never reaches its peak",
-            stacklevel=3,
+            stacklevel=4,  # the config's line: warn_short_warmup <- __post_init__ <- __init__ <- caller
         )
 
 

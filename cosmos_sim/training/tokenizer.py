@@ -156,7 +156,7 @@ class TokenizerTrainConfig:
         for name in ("video_batch", "max_steps", "warmup_steps", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TokenizerTrainConfig.{name} must be >= 1, got {getattr(self, name)}")
-        check_finite(self, "lr", "max_minutes", "grad_clip", "rollback_lr_factor", above=0)
+        check_finite(self, "lr", "max_minutes", "grad_clip", above=0)
         check_finite(
             self,
             "weight_decay",
@@ -166,7 +166,8 @@ class TokenizerTrainConfig:
             "threads",
             at_least=0,
         )
-        check_finite(self, "final_lr_fraction", "rollback_lr_factor", at_least=0, at_most=1)
+        check_finite(self, "final_lr_fraction", at_least=0, at_most=1)
+        check_finite(self, "rollback_lr_factor", above=0, at_most=1)
         warn_short_warmup(self.warmup_steps, self.max_steps)
         if self.train not in TRAINABLE_PARTS:
             raise ValueError(

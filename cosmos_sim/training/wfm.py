@@ -581,7 +581,8 @@ def train_wfm(config: WFMTrainConfig, *, progress: bool = True) -> Path:
         except (RuntimeError, KeyError, ValueError) as error:
             raise ValueError(
                 f"cannot resume from {checkpoint}: {error}. It was written by another model or config; "
-                f"train into a new folder or delete {out / 'checkpoints'} to start over"
+                f"train into a new folder or delete {out / 'checkpoints'} (and {out / 'model'}, if it finished) "
+                f"to start over"
             ) from error
         step, elapsed = state["step"], state["trainer"]["elapsed_s"]
         if context.is_main:

@@ -269,7 +269,7 @@ class PushBlockEnv(MujocoSceneEnv):
                 )
             state = np.array([*pusher, *block, rng.uniform(-np.pi, np.pi)])
         if "goal" in options:
-            goal = self.check_goal(options["goal"], "PushBlockEnv.reset: options['goal']")
+            goal = self.check_goal(options["goal"], "PushBlockEnv.reset: options['goal']", self._scene)
         else:
             goal = self._sample_goal(state[2:4])
         for name, value in zip(self._joint_qpos, state, strict=True):
@@ -290,17 +290,18 @@ class PushBlockEnv(MujocoSceneEnv):
             "pass options['goal'] as well"
         )
 
-    def check_goal(self, goal: Any, what: str = "goal") -> np.ndarray:
+    def check_goal(self, goal: Any, what: str = "goal", scene: dict[str, Any] | None = None) -> np.ndarray:
         """``goal`` as float64 (x, y, yaw), or a ValueError naming ``what`` when it is not 3 finite
-        numbers with (x, y) where this scene's block can reach (the table less the block's half size).
-        The world-model env holds the goals it is handed to this rule as well."""
+        numbers with (x, y) where the block can reach: the table less the block's half size in ``scene``
+        (default: the nominal scene, whatever the last reset drew; the world-model env holds the goals
+        it is handed to it)."""
         try:
             arr = np.asarray(goal, dtype=np.float64)
         except (TypeError, ValueError):
             arr = None
         if arr is None or arr.shape != (GOAL_DIM,) or not np.all(np.isfinite(arr)):
             raise ValueError(f"{what} must be {GOAL_DIM} finite numbers (x, y, yaw), got {goal!r}")
-        block_range = TABLE_HALF - self._scene["block_half_size"]
+        block_range = TABLE_HALF - (scene or NOMINAL_SCENE)["block_half_size"]
         if np.any(np.abs(arr[0:2]) > block_range):
             raise ValueError(f"{what} {arr.tolist()} lies outside the reachable +-{block_range:.3f} m")
         return arr

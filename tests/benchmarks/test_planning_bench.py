@@ -84,9 +84,15 @@ def test_the_video_is_always_the_reports(tiny_pushblock_world_model, tmp_path):
     again = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=1, **run)
     assert video.is_file() and json.loads(record.read_text())["settings"]["steps"] == 2
     assert again["methods"]["wfm-cem"]["wall_s"] != first["methods"]["wfm-cem"]["wall_s"]
-    # Now video and result agree: both are reused.
+    # Now video and result agree: both are reused, and a run that asks for no video reuses the result
+    # (the video of that same result may stay beside it).
     cached = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=1, **run)
     assert cached["methods"]["wfm-cem"]["wall_s"] == again["methods"]["wfm-cem"]["wall_s"]
+    quiet = run_planning_benchmark(tiny_pushblock_world_model, tmp_path, steps=2, video_episodes=0, **run)
+    assert quiet["methods"]["wfm-cem"]["wall_s"] == again["methods"]["wfm-cem"]["wall_s"] and video.is_file()
+    # A report of other methods does not keep a video of one it does not hold.
+    run_planning_benchmark(tiny_pushblock_world_model, tmp_path, **{**run, "methods": ("random",)}, steps=2)
+    assert not video.exists()
 
 
 def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_model, tmp_path):
@@ -112,6 +118,8 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
         PlanningBudget(population=0)
     with pytest.raises(ValueError, match=r"population must be >= 2 \(CEM keeps 2 elites\), got 1"):
         PlanningBudget(population=1)
+    with pytest.raises(ValueError, match=r"guidance must be a finite number >= 1 \(1: no classifier-free"):
+        run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "video", guidance=float("inf"))
     with pytest.raises(
         ValueError, match="PlanningBudget: spread_weight must be a finite number >= 0, got inf"
     ):

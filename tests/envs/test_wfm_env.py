@@ -362,6 +362,9 @@ def test_bad_input_is_a_clear_error(checkpoint, tmp_path, save_tiny_world_model)
     # A goal handed over with the frames is held to the scene's own rule for goals.
     with pytest.raises(ValueError, match=r"options\['goal'\] \[1.0, -1.0, 0.0\] lies outside the reachable"):
         env.reset(options={"frames": frame, "goal": [1.0, -1.0, 0.0]})
+    # The rule is the nominal scene's, whatever block the env's last reset drew.
+    env.reset(options={"scene": {"block_half_size": 0.08}})
+    env.reset(options={"frames": frame, "goal": [0.24, 0.0, 0.0]})
     with pytest.raises(ValueError, match=r"options\['goal'\]\[1\] \[0.0, 5.0, 0.0\] lies outside"):
         envs.reset(options={"frames": np.zeros((2, 1, 64, 64, 3), np.uint8), "goal": [[0, 0, 0], [0, 5, 0]]})
     # A numpy integer seed is an int (the vector env passes Python ints on to Gymnasium).

@@ -235,11 +235,15 @@ def test_mpc_refuses_bad_arguments():
         mpc.act(zero_cost, objective_factory=lambda: zero_cost)
     with pytest.raises(ValueError, match=r"mask must be a bool torch tensor or numpy array of shape \(2,\)"):
         mpc.reset_problems(torch.tensor([1, 0]))
-    with pytest.raises(ValueError, match=r"of shape \(2,\), got list"):
+    with pytest.raises(ValueError, match=r"of shape \(2,\), got list$"):
         mpc.reset_problems([True, False])
     mpc.reset_problems(np.array([True, False]))  # a vector env's terminated | truncated, as it comes
     with pytest.raises(ValueError, match="horizon must be an integer >= 1, got True"):
         MPCController(optimizer, horizon=True, action_dim=1)
     assert MPCController(optimizer, horizon=np.int64(4), replan_every=np.int64(2), action_dim=1).horizon == 4
+    mpc.reset(np.int64(3))
+    assert mpc.act(zero_cost).shape == (3, 1)
+    with pytest.raises(ValueError, match="num_problems must be an integer >= 1, got True"):
+        mpc.reset(True)
     with pytest.raises(ValueError, match="cannot shift a plan of horizon 4 by 5 steps"):
         shift_plan(torch.zeros(1, 4, 1), 5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import warnings
 
 import pytest
 import torch
@@ -101,7 +102,7 @@ def test_a_run_folder_resumes_only_its_own_recipe_and_a_damaged_state_is_named(t
         (["lr=-1"], r"TokenizerTrainConfig.lr must be a finite number > 0, got -1"),
         (["lr=nan"], r"TokenizerTrainConfig.lr must be a finite number > 0, got nan"),
         (["rollback_lr_factor=0"], r"rollback_lr_factor must be a finite number > 0"),
-        (["rollback_lr_factor=2.0"], r"rollback_lr_factor must be a finite number >= 0 and <= 1"),
+        (["rollback_lr_factor=2.0"], r"rollback_lr_factor must be a finite number > 0 and <= 1, got 2.0"),
         (["rollback_drop_db=-1"], r"rollback_drop_db must be a finite number >= 0"),
         (["rollback_drop_db=nan"], r"rollback_drop_db must be a finite number >= 0, got nan"),
         (["max_minutes=nan"], r"max_minutes must be a finite number > 0, got nan"),
@@ -125,8 +126,14 @@ def test_bad_recipes_are_clear_errors(tmp_path, data_root, overrides, message):
 
 
 def test_a_warm_up_longer_than_the_run_is_warned_of(tmp_path, data_root):
-    with pytest.warns(UserWarning, match=r"warmup_steps \(100\) >= max_steps \(4\): the learning rate"):
+    with pytest.warns(
+        UserWarning, match=r"warmup_steps \(100\) > max_steps \(4\): the learning rate"
+    ) as caught:
         _tiny(tmp_path, data_root, "max_steps=4", "warmup_steps=100")
+    assert caught[0].filename != "<string>"  # points at the code that built the config
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _tiny(tmp_path, data_root, "max_steps=4", "warmup_steps=4")  # reaches its peak on the last step
 
 
 def test_a_decoder_fine_tune_keeps_the_latents_and_the_world_models_trained_on_them(tmp_path, data_root):
