@@ -385,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: what the command kept (if it says) in one line, the shell's exit code for SIGINT.
+        print(f"cosmos-sim {args.verb}: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 130
     except Exception as exc:
         # Bad input from the user (OSError: a path that is a file, a folder that cannot be written;
         # Gymnasium's own errors: a seed or env id it refuses): one clear line, no traceback.

@@ -61,7 +61,7 @@ class ClipDataset(Dataset):
         k = frames_per_step
         if (
             isinstance(clip_frames, bool)
-            or not isinstance(clip_frames, int)
+            or not isinstance(clip_frames, (int, np.integer))
             or clip_frames < 1
             or (clip_frames - 1) % frames_per_step
         ):
@@ -144,9 +144,11 @@ class ClipDataset(Dataset):
 
     def clip_location(self, index: int) -> tuple[int, int]:
         """``(episode_index, start_row)`` of clip ``index``."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"clip index must be an integer, got {index!r}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips")
-        index %= len(self)
+        index = int(index) % len(self)
         episode = int(np.searchsorted(self._ends, index, side="right"))
         first_clip = int(self._ends[episode - 1]) if episode > 0 else 0
         return episode, (index - first_clip) * self.stride

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -23,8 +24,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from cosmos_sim.data.lerobot import EpisodeWriter
+from cosmos_sim.data.lerobot import DatasetError, EpisodeDataset, EpisodeWriter
 from cosmos_sim.data.recording import episode_features, make_recording_env, record_episode
+from cosmos_sim.data.video_io import VideoError, probe_video
 from cosmos_sim.envs.policies import make_policy
 
 POLICIES = ("random", "expert", "mix", "zero", "mpc")
@@ -123,6 +125,9 @@ _worker: tuple[_Recorder, EpisodeWriter] | None = None
 
 def _init_worker(cfg: GenerateConfig, writer_args: dict[str, Any]) -> None:
     global _worker
+    # Ctrl-C reaches the whole process group: the main process stops the run; a worker finishes the
+    # episode it is recording (kept) instead of dying half-way through it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (_Recorder(cfg), EpisodeWriter(**writer_args))
 
 
@@ -176,13 +181,19 @@ def _record_in_workers(
             for future in as_completed(futures):
                 future.result()
                 bar.update(1)
-        except BrokenProcessPool as exc:
-            raise RuntimeError(
-                f"a recording process for {cfg.output} died ({exc}); the episodes finished so far are "
-                "kept: re-run the same command to record the rest"
-            ) from exc
-        finally:
+        except BaseException as exc:
+            # Stop here: drop the queued episodes and wait for the ones being recorded, which are kept.
+            # (Leaving the block alone would record every queued episode first: its shutdown does not
+            # cancel them, and would undo a cancel that has not taken effect yet.)
+            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
+            kept = f"the episodes finished so far are kept in {cfg.output}: re-run the same command to record the rest"
+            if isinstance(exc, BrokenProcessPool):
+                raise RuntimeError(f"a recording process for {cfg.output} died ({exc}); {kept}") from exc
+            if isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt(f"generate interrupted; {kept}") from None
+            raise
+        bar.close()
 
 
 def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
@@ -199,6 +210,18 @@ def generate(cfg: GenerateConfig, *, progress: bool = True) -> dict[str, Any]:
     # A dataset that already holds more episodes than asked for is complete, not shrunk.
     total = max(cfg.num_episodes, writer.num_finalized)
     writer.finalize(total)
+    try:  # a dataset found complete is not re-read by finalize: a damaged file or edited meta shows here
+        EpisodeDataset(cfg.output)
+        for video in sorted(Path(cfg.output, "videos").rglob("*.mp4")):
+            try:  # opening reads the index at the end of the file: a truncated file fails here
+                probe_video(video)
+            except VideoError as bad:
+                raise DatasetError(f"{video}: unreadable (corrupt or truncated): {bad}") from bad
+    except DatasetError as error:
+        raise DatasetError(
+            f"{cfg.output} holds its {total} episodes but cannot be read ({error}); move it aside and re-run "
+            f"the command to record it anew"
+        ) from error
     summary = {
         "output": str(Path(cfg.output).resolve()),
         "episodes": total,

@@ -11,8 +11,9 @@ B-frames. Why these:
   File sizes at 64x64 are ~140 bytes/frame either way.
 - No B-frames keeps ``pts == dts`` starting at 0 in every file, so ``concatenate_videos`` can
   append files by shifting timestamps, and ``decode_video`` can select frames exactly by pts.
-- A fixed GOP (no scene-cut keyframes) bounds how far before ``start`` a seek lands and makes the
-  output depend only on the frames, not on content heuristics.
+- A fixed GOP (no scene-cut keyframes) bounds how far before ``start`` a seek lands; with one
+  encoder thread it makes the output depend only on the frames, not on content heuristics or on
+  the machine's core count.
 
 Every writer here goes through a temporary file in the destination folder and an atomic rename,
 so a killed process never leaves a half-written mp4 under the final name.
@@ -21,6 +22,7 @@ so a killed process never leaves a half-written mp4 under the final name.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import uuid
 from collections.abc import Sequence
@@ -69,9 +71,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _rate(fps: float) -> Fraction:
-    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not np.isfinite(fps) or fps <= 0:
+    if not isinstance(fps, numbers.Real) or isinstance(fps, bool) or not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive finite number, got {fps!r}")
-    return Fraction(fps).limit_denominator(10_000)
+    rate = Fraction(float(fps)).limit_denominator(10_000)
+    # A rate too small for the time base would be written as 0 (and read back as FFmpeg's default).
+    if rate == 0 or abs(float(rate) - fps) > 1e-6 * fps:
+        raise ValueError(f"fps {fps!r} cannot be written exactly (nearest: {float(rate)}); use fps >= 0.001")
+    return rate
 
 
 def encode_video(
@@ -96,9 +102,9 @@ def encode_video(
             f"{path}: frames must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}"
         )
     rate = _rate(fps)
-    if not isinstance(crf, int) or not 0 <= crf <= 51:
+    if not isinstance(crf, numbers.Integral) or isinstance(crf, bool) or not 0 <= crf <= 51:
         raise ValueError(f"{path}: crf must be an int in [0, 51], got {crf!r}")
-    if not isinstance(gop, int) or gop < 1:
+    if not isinstance(gop, numbers.Integral) or isinstance(gop, bool) or gop < 1:
         raise ValueError(f"{path}: gop must be a positive int, got {gop!r}")
     _, height, width, _ = frames.shape
     odd_width, odd_height = width % 2 == 1, height % 2 == 1
@@ -116,6 +122,9 @@ def encode_video(
         with av.open(str(tmp), mode="w", format="mp4") as container:
             stream = container.add_stream(codec, rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+            # One encoder thread: x264's threads shape its decisions, so a file encoded on another
+            # machine (another core count), or on this one twice, could differ.
+            stream.codec_context.thread_count = 1
             options = {"g": str(gop), "bf": "0"}
             if codec == "libx264":
                 options["crf"] = str(crf)

@@ -97,6 +97,43 @@ def test_rerun_after_kill_completes_without_loss_or_duplicates(tmp_path):
             np.testing.assert_array_equal(a[key], b[key])
     # A complete dataset is left alone.
     assert generate(_config(root, num_episodes=6), progress=False)["recorded_now"] == 0
+    # ... unless it cannot be read: it is not reported complete.
+    video = next((root / "videos").rglob("*.mp4"))
+    video.write_bytes(video.read_bytes()[: len(video.read_bytes()) // 2])
+    with pytest.raises(ValueError, match=r"holds its 6 episodes but cannot be read .* move it aside"):
+        generate(_config(root, num_episodes=6), progress=False)
+
+
+def test_ctrl_c_stops_the_run_at_once_and_keeps_what_it_recorded(tmp_path):
+    root = tmp_path / "interrupted"
+    # SIGINT as a terminal's Ctrl-C delivers it: to the whole process group (default handler restored,
+    # since a background process may inherit it ignored).
+    code = (
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from cosmos_sim.cli import main; "
+        f"sys.exit(main(['generate', '--out', {str(root)!r}, '--episodes', '400', '--policy', 'random', "
+        f"'--workers', '2', '--max-steps', '{STEPS}']))"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    staging = root / ".staging"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if staging.exists() and len(list(staging.glob("episode-*"))) >= 4:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted: generate interrupted; the episodes finished so far are kept" in stderr.decode()
+    kept = len(list(staging.glob("episode-*")))
+    assert 4 <= kept < 100, f"{kept} episodes: the queued ones were recorded after the interrupt"
+    resumed = generate(_config(root, num_episodes=kept + 2, workers=1, policy="random"), progress=False)
+    assert resumed["recorded_now"] <= 2
 
 
 def test_unknown_env_id_is_a_clear_error(tmp_path, capsys):

@@ -477,8 +477,38 @@ def test_bad_info_json_and_unfinished_datasets_are_named(reference_dataset, tmp_
     info = root / "meta" / "info.json"
     good = json.loads(info.read_text())
     info.write_text(json.dumps({**good, "fps": 0}))
-    with pytest.raises(DatasetError, match=r"meta/info\.json: fps must be a positive number, got 0"):
+    with pytest.raises(DatasetError, match=r"meta/info\.json: fps must be a positive finite number, got 0"):
         EpisodeDataset(root)
+    info.write_text(json.dumps({**good, "fps": float("inf")}))
+    with pytest.raises(DatasetError, match=r"fps must be a positive finite number, got inf"):
+        EpisodeDataset(root)
+    info.write_text(json.dumps({**good, "cosmos_sim": None}))
+    with pytest.raises(DatasetError, match=r"info\.json: cosmos_sim must be an object of recording settings"):
+        EpisodeDataset(root)
+    info.write_text(json.dumps(good))
+    stats_file = root / "meta" / "stats.json"
+    stats = json.loads(stats_file.read_text())
+    feature = next(k for k in stats if k != "index")
+    for edited, message in (
+        (
+            {**stats, "index": {**stats["index"], "count": stats["index"]["count"][0]}},
+            "'index': count must be",
+        ),
+        (
+            {**stats, feature: {**stats[feature], "mean": "oops"}},
+            rf"'{feature}': mean must be a list of numbers",
+        ),
+    ):
+        stats_file.write_text(json.dumps(edited))
+        with pytest.raises(DatasetError, match=r"meta/stats\.json: stats of " + message):
+            EpisodeDataset(root)
+    stats_file.write_text(json.dumps(stats))
+    dataset = EpisodeDataset(root)
+    with pytest.raises(TypeError, match=r"keys must be a list of feature names, got the string 'action'"):
+        dataset.load_episode(0, keys="action")
+    for rows in ((0.5, 3), (0, 1, 2)):
+        with pytest.raises(ValueError, match=r"rows must be \(start, stop\), two integers"):
+            dataset.load_episode(0, rows=rows)
     info.write_text(json.dumps({**good, "data_path": "data/chunk-{chunk}/file-{file_index:03d}.parquet"}))
     with pytest.raises(DatasetError, match=r"meta/info\.json: data_path .* is not a template of"):
         EpisodeDataset(root)

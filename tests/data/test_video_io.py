@@ -57,7 +57,22 @@ def test_bad_frames_are_rejected_naming_the_file(tmp_path):
         encode_video(tmp_path / "bad.mp4", np.zeros((4, 8, 8, 3), np.float32), fps=20)
     with pytest.raises(ValueError, match="fps"):
         encode_video(tmp_path / "bad.mp4", np.zeros((4, 8, 8, 3), np.uint8), fps=0)
+    # Too small for the time base: it would be written as 0 and read back as FFmpeg's default 24 fps.
+    with pytest.raises(ValueError, match=r"fps 1e-05 cannot be written exactly"):
+        encode_video(tmp_path / "bad.mp4", np.zeros((4, 8, 8, 3), np.uint8), fps=1e-5)
     assert list(tmp_path.iterdir()) == []
+    encode_video(tmp_path / "ok.mp4", np.zeros((4, 8, 8, 3), np.uint8), fps=np.float32(30), crf=np.int64(10))
+
+
+def test_the_same_frames_make_the_same_file(tmp_path):
+    # Noise is what x264's threads decide differently on; one encoder thread makes the file a function
+    # of the frames alone (an episode re-recorded after a kill is the one first recorded).
+    frames = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    files = set()
+    for i in range(12):
+        encode_video(tmp_path / f"{i}.mp4", frames, fps=20)
+        files.add((tmp_path / f"{i}.mp4").read_bytes())
+    assert len(files) == 1
 
 
 def test_decode_selects_exactly_the_frames_in_the_range(tmp_path):

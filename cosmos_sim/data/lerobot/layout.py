@@ -259,7 +259,18 @@ def _stats_from_json(raw: dict[str, Any], where: str) -> dict[str, dict[str, np.
     for key, entry in raw.items():
         if not isinstance(entry, dict) or any(name not in entry for name in STAT_NAMES):
             raise DatasetError(f"{where}: stats of {key!r} need {STAT_NAMES}, got {entry!r}")
-        stats[key] = {name: np.asarray(entry[name]) for name in entry}
+        stats[key] = {}
+        for name, value in entry.items():
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf" or array.ndim == 0:
+                raise DatasetError(
+                    f"{where}: stats of {key!r}: {name} must be a list of numbers, got {value!r}"
+                )
+            stats[key][name] = array
+        if stats[key]["count"].shape != (1,):
+            raise DatasetError(
+                f"{where}: stats of {key!r}: count must be one number in a list, got {entry['count']!r}"
+            )
     return stats
 
 

@@ -9,6 +9,7 @@ once with an error naming the file, not midway through training. Episode rows pa
 from __future__ import annotations
 
 import json
+import math
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,12 @@ class EpisodeDataset:
             raise DatasetError(f"{path}: invalid feature entry: {error}") from error
         if any(s.is_video for s in features.values()) and not isinstance(info.get("video_path"), str):
             raise DatasetError(f"{path}: has video features but no video_path template")
-        if not info["fps"] > 0 or isinstance(info["fps"], bool):
-            raise DatasetError(f"{path}: fps must be a positive number, got {info['fps']!r}")
+        if isinstance(info["fps"], bool) or not 0 < info["fps"] < math.inf:
+            raise DatasetError(f"{path}: fps must be a positive finite number, got {info['fps']!r}")
+        if not isinstance(info.get("cosmos_sim", {}), dict):
+            raise DatasetError(
+                f"{path}: cosmos_sim must be an object of recording settings, got {info['cosmos_sim']!r}"
+            )
         # The path templates are filled in for every episode read: a wrong placeholder fails here, once.
         templates = {"data_path": {"chunk_index": 0, "file_index": 0}}
         if isinstance(info.get("video_path"), str):
@@ -335,11 +340,19 @@ class EpisodeDataset:
         """
         index = self._check_episode(index)
         available = {**self._features, **INDEX_FEATURES}
+        if isinstance(keys, str):
+            raise TypeError(f"keys must be a list of feature names, got the string {keys!r} (use [{keys!r}])")
         keys = list(self._features) if keys is None else list(keys)
         if unknown := [k for k in keys if k not in available]:
             raise KeyError(f"unknown keys {unknown}; {self.root} has {list(available)}")
         length = self.episode_length(index)
-        start, stop = (0, length) if rows is None else rows
+        if rows is not None and not (
+            isinstance(rows, (tuple, list))
+            and len(rows) == 2
+            and all(isinstance(r, (int, np.integer)) and not isinstance(r, bool) for r in rows)
+        ):
+            raise ValueError(f"rows must be (start, stop), two integers, got {rows!r}")
+        start, stop = (0, length) if rows is None else (int(rows[0]), int(rows[1]))
         if not 0 <= start < stop <= length:
             raise ValueError(f"rows={rows!r} is not a non-empty range within episode {index}'s {length} rows")
         out: dict[str, np.ndarray] = {}
