@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -386,8 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except KeyboardInterrupt as exc:
-        # Ctrl-C: what the command kept (if it says) in one line, the shell's exit code for SIGINT.
+        # Ctrl-C: what the command kept (if it says) in one line, no traceback.
         print(f"cosmos-sim {args.verb}: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        if argv is None:
+            # Run as the program: end by SIGINT itself, so a shell script running us stops too (bash
+            # goes on to its next line when the command exits normally, even with code 130).
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
         return 130
     except Exception as exc:
         # Bad input from the user (OSError: a path that is a file, a folder that cannot be written;

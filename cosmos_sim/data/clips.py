@@ -12,6 +12,7 @@ control-interval boundary, and clips never cross episodes.
 from __future__ import annotations
 
 import logging
+import operator
 from collections import OrderedDict
 from pathlib import Path
 
@@ -70,12 +71,16 @@ class ClipDataset(Dataset):
                 f"e.g. {1 + k}, {1 + 2 * k}, {1 + 4 * k}"
             )
         stride = frames_per_step if stride is None else stride
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or stride % k:
+        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1 or stride % k:
             raise ValueError(
                 f"stride must be a positive multiple of frames_per_step={k} (clips start on control "
                 f"intervals), got {stride!r}"
             )
-        if isinstance(cache_episodes, bool) or not isinstance(cache_episodes, int) or cache_episodes < 0:
+        if (
+            isinstance(cache_episodes, bool)
+            or not isinstance(cache_episodes, (int, np.integer))
+            or cache_episodes < 0
+        ):
             raise ValueError(f"cache_episodes must be an int >= 0, got {cache_episodes!r}")
 
         features = self.dataset.features
@@ -144,11 +149,15 @@ class ClipDataset(Dataset):
 
     def clip_location(self, index: int) -> tuple[int, int]:
         """``(episode_index, start_row)`` of clip ``index``."""
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"clip index must be an integer, got {index!r}")
+        try:  # ints, numpy and 0-d tensor integers (a DataLoader sampler's); not floats or bools
+            if isinstance(index, bool):
+                raise TypeError
+            index = operator.index(index)
+        except TypeError:
+            raise TypeError(f"clip index must be an integer, got {index!r}") from None
         if not -len(self) <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips")
-        index = int(index) % len(self)
+        index %= len(self)
         episode = int(np.searchsorted(self._ends, index, side="right"))
         first_clip = int(self._ends[episode - 1]) if episode > 0 else 0
         return episode, (index - first_clip) * self.stride

@@ -126,7 +126,7 @@ _worker: tuple[_Recorder, EpisodeWriter] | None = None
 def _init_worker(cfg: GenerateConfig, writer_args: dict[str, Any]) -> None:
     global _worker
     # Ctrl-C reaches the whole process group: the main process stops the run; a worker finishes the
-    # episode it is recording (kept) instead of dying half-way through it.
+    # episodes already handed to it (at most workers + 1 in all; kept) instead of dying half-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker = (_Recorder(cfg), EpisodeWriter(**writer_args))
 
@@ -181,17 +181,21 @@ def _record_in_workers(
             for future in as_completed(futures):
                 future.result()
                 bar.update(1)
-        except BaseException as exc:
+        except BaseException as error:
             # Stop here: drop the queued episodes and wait for the ones being recorded, which are kept.
             # (Leaving the block alone would record every queued episode first: its shutdown does not
             # cancel them, and would undo a cancel that has not taken effect yet.)
-            pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
             kept = f"the episodes finished so far are kept in {cfg.output}: re-run the same command to record the rest"
-            if isinstance(exc, BrokenProcessPool):
-                raise RuntimeError(f"a recording process for {cfg.output} died ({exc}); {kept}") from exc
-            if isinstance(exc, KeyboardInterrupt):
+            interrupted = isinstance(error, KeyboardInterrupt)
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            except KeyboardInterrupt:  # a second Ctrl-C while waiting: stop waiting, say the same
+                interrupted = True
+            if interrupted:
                 raise KeyboardInterrupt(f"generate interrupted; {kept}") from None
+            if isinstance(error, BrokenProcessPool):
+                raise RuntimeError(f"a recording process for {cfg.output} died ({error}); {kept}") from error
             raise
         bar.close()
 

@@ -71,12 +71,16 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _rate(fps: float) -> Fraction:
-    if not isinstance(fps, numbers.Real) or isinstance(fps, bool) or not np.isfinite(fps) or fps <= 0:
+    if not isinstance(fps, numbers.Real) or isinstance(fps, bool) or not 0 < float(fps) < math.inf:
         raise ValueError(f"fps must be a positive finite number, got {fps!r}")
     rate = Fraction(float(fps)).limit_denominator(10_000)
-    # A rate too small for the time base would be written as 0 (and read back as FFmpeg's default).
-    if rate == 0 or abs(float(rate) - fps) > 1e-6 * fps:
-        raise ValueError(f"fps {fps!r} cannot be written exactly (nearest: {float(rate)}); use fps >= 0.001")
+    # The rate is stored as a fraction with a denominator up to 10,000: a rate it cannot hold would be
+    # written as another (0 is read back as FFmpeg's default, 24).
+    if rate == 0 or abs(float(rate) - float(fps)) > 1e-6 * float(fps):
+        raise ValueError(
+            f"fps {fps!r} is not a ratio with a denominator up to 10000 (nearest: {float(rate)}), so the file "
+            f"could not hold it"
+        )
     return rate
 
 

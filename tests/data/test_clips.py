@@ -150,3 +150,15 @@ def test_episode_row_ranges_match_whole_episodes(reference_dataset):
         dataset.load_episode(1, rows=(5, 5))
     with pytest.raises(ValueError, match="not a non-empty range"):
         dataset.load_episode(1, rows=(0, dataset.episode_length(1) + 1))
+
+
+def test_indices_and_sizes_may_be_numpy_or_tensor_integers(reference_dataset):
+    clips = ClipDataset(
+        reference_dataset, clip_frames=np.int64(5), stride=np.int64(4), cache_episodes=np.int64(1)
+    )
+    first = clips[0]["frames"]
+    for index in (np.int64(0), torch.tensor(0)):  # a DataLoader sampler may hand out tensors
+        assert torch.equal(clips[index]["frames"], first)
+    for index in (1.5, True):
+        with pytest.raises(TypeError, match="clip index must be an integer"):
+            clips[index]

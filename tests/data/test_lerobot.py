@@ -498,6 +498,10 @@ def test_bad_info_json_and_unfinished_datasets_are_named(reference_dataset, tmp_
             {**stats, feature: {**stats[feature], "mean": "oops"}},
             rf"'{feature}': mean must be a list of numbers",
         ),
+        (
+            {**stats, feature: {**stats[feature], "mean": [1, [2]]}},
+            rf"'{feature}': mean must be a list of numbers",
+        ),
     ):
         stats_file.write_text(json.dumps(edited))
         with pytest.raises(DatasetError, match=r"meta/stats\.json: stats of " + message):
@@ -506,6 +510,7 @@ def test_bad_info_json_and_unfinished_datasets_are_named(reference_dataset, tmp_
     dataset = EpisodeDataset(root)
     with pytest.raises(TypeError, match=r"keys must be a list of feature names, got the string 'action'"):
         dataset.load_episode(0, keys="action")
+    assert len(dataset.load_episode(0, ["action"], rows=np.array([0, 2]))["action"]) == 2
     for rows in ((0.5, 3), (0, 1, 2)):
         with pytest.raises(ValueError, match=r"rows must be \(start, stop\), two integers"):
             dataset.load_episode(0, rows=rows)

@@ -261,7 +261,10 @@ def _stats_from_json(raw: dict[str, Any], where: str) -> dict[str, dict[str, np.
             raise DatasetError(f"{where}: stats of {key!r} need {STAT_NAMES}, got {entry!r}")
         stats[key] = {}
         for name, value in entry.items():
-            array = np.asarray(value)
+            try:
+                array = np.asarray(value)
+            except ValueError:  # a ragged list
+                array = np.asarray(None)
             if array.dtype.kind not in "biuf" or array.ndim == 0:
                 raise DatasetError(
                     f"{where}: stats of {key!r}: {name} must be a list of numbers, got {value!r}"

@@ -347,9 +347,10 @@ class EpisodeDataset:
             raise KeyError(f"unknown keys {unknown}; {self.root} has {list(available)}")
         length = self.episode_length(index)
         if rows is not None and not (
-            isinstance(rows, (tuple, list))
+            isinstance(rows, (tuple, list, np.ndarray))
+            and np.ndim(rows) == 1
             and len(rows) == 2
-            and all(isinstance(r, (int, np.integer)) and not isinstance(r, bool) for r in rows)
+            and all(isinstance(r, (int, np.integer)) and not isinstance(r, (bool, np.bool_)) for r in rows)
         ):
             raise ValueError(f"rows must be (start, stop), two integers, got {rows!r}")
         start, stop = (0, length) if rows is None else (int(rows[0]), int(rows[1]))
