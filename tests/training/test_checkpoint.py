@@ -41,7 +41,8 @@ def test_a_deleted_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
         assert latest_checkpoint(tmp_path).name == "step-000005"
     (tmp_path / "checkpoints" / "step-000005" / "trainer.pt").unlink()
     with pytest.raises(
-        ValueError, match="holds no other complete checkpoint; delete .*checkpoints to start over"
+        ValueError,
+        match=r"holds no other complete checkpoint; delete .*checkpoints \(and the run's model/, if it finished\) to start over",
     ):
         latest_checkpoint(tmp_path)
 
