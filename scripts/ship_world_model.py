@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import torch
 
+import cosmos_sim
 from cosmos_sim.world_models.diffusion.checkpoint import (
     in_package,
     load_world_model,
@@ -32,6 +34,15 @@ def main() -> None:
     parser.add_argument("zoo", help="destination, e.g. cosmos_sim/zoo/wfm_pushblock")
     args = parser.parse_args()
     _, record = read_world_model_config(args.trained)
+    tokenizer = in_package(record["tokenizer_dir"]).resolve()
+    zoo = Path(cosmos_sim.__file__).resolve().parent / "zoo"
+    if not tokenizer.is_relative_to(zoo):
+        # A zoo model must load from a fresh clone; its latents are the shipped tokenizer's (float16
+        # weights make other latents than the float32 run they came from).
+        raise SystemExit(
+            f"ship_world_model: {args.trained} was trained with tokenizer {tokenizer}, which is not in {zoo}: "
+            f"ship the tokenizer first (scripts/ship_tokenizer.py) and train against the shipped copy"
+        )
     world = load_world_model(args.trained)  # checks the tokenizer against what the run recorded
     world.model.config = dataclasses.replace(
         world.model.config, tokenizer=tokenizer_fingerprint(in_package(record["tokenizer_dir"]))
@@ -47,4 +58,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, OSError) as error:  # a bad folder or checkpoint: one line, nothing written
+        raise SystemExit(f"ship_world_model: {error}") from None

@@ -56,6 +56,11 @@ def load_state_dict_strict(
         f"{key}: expected {tuple(expected[key].shape)}, got {tuple(state_dict[key].shape)}"
         for key in expected
         if key in state_dict and tuple(state_dict[key].shape) != tuple(expected[key].shape)
+    ] + [
+        # Casting would load int8-quantized or boolean tensors as if they were the weights.
+        f"{key}: expected a {expected[key].dtype} tensor, got {state_dict[key].dtype}"
+        for key in expected
+        if key in state_dict and state_dict[key].is_floating_point() != expected[key].is_floating_point()
     ]
     if missing or unexpected or wrong:
         what = (
@@ -67,7 +72,7 @@ def load_state_dict_strict(
         for label, keys in (
             ("missing keys", missing),
             ("unexpected keys", unexpected),
-            ("shape mismatches", wrong),
+            ("shape or dtype mismatches", wrong),
         ):
             if keys:
                 lines.append(f"  {len(keys)} {label}: {keys[:8]}{' ...' if len(keys) > 8 else ''}")
@@ -78,6 +83,40 @@ def load_state_dict_strict(
             )
         raise ValueError("\n".join(lines))
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()}, strict=True)
+
+
+def check_save_destination(directory: Path, fmt: str, owner: str) -> None:
+    """Refuse, before anything is written, a ``directory`` that is a file or whose config.json is not a
+    ``fmt`` checkpoint (another kind of model, a training run's recipe): saving would overwrite it."""
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{owner}: {directory} is a file, not a folder")
+    existing = directory / CONFIG_FILE
+    if existing.is_file():
+        try:
+            kind = json.loads(existing.read_text(encoding="utf-8")).get("format")
+        except (ValueError, AttributeError):
+            kind = None
+        if kind != fmt:
+            raise ValueError(
+                f"{owner}: {directory} holds {kind or 'a config.json that is not a ' + fmt + ' checkpoint'}; "
+                f"saving there would overwrite it: choose another folder"
+            )
+
+
+def weights_to_save(state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype, owner: str) -> dict:
+    """``state_dict`` as contiguous CPU tensors, floats in ``dtype``; a ValueError naming any tensor that
+    ``dtype`` cannot hold (float16 overflows at 65,504 and would ship inf)."""
+    tensors = {}
+    for key, value in state_dict.items():
+        value = value.detach().cpu()
+        cast = value.to(dtype) if value.is_floating_point() else value
+        if value.is_floating_point() and torch.isfinite(value).all() and not torch.isfinite(cast).all():
+            raise ValueError(
+                f"{owner}: {key} does not fit in {dtype} (largest magnitude {value.abs().max().item():.4g}); "
+                f"save it in float32 (weights_dtype=torch.float32)"
+            )
+        tensors[key] = cast.contiguous()
+    return tensors
 
 
 def save_tokenizer(
@@ -91,9 +130,10 @@ def save_tokenizer(
     Each file is written to a temporary name and renamed, and the config records the weights' SHA-256,
     so a crash between the two renames leaves a pair that ``load_tokenizer`` refuses, never a silent mix."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    check_save_destination(directory, FORMAT, "save_tokenizer")
     # float16 halves a shipped file; loading casts back to the model's float32.
-    tensors = {k: v.detach().cpu().to(weights_dtype).contiguous() for k, v in model.state_dict().items()}
+    tensors = weights_to_save(model.state_dict(), weights_dtype, "save_tokenizer")
+    directory.mkdir(parents=True, exist_ok=True)
     if model.latent_mean is not None:
         tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
         tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()
@@ -123,9 +163,22 @@ def latent_fingerprint(directory: str | Path) -> str:
         tensors = load_file(str(weights))
     except (SafetensorError, OSError) as error:
         raise ValueError(f"{weights}: cannot read the tokenizer's weights ({error})") from error
+    return _fingerprint(config, tensors, str(weights))
+
+
+def model_latent_fingerprint(model: CausalVideoTokenizer, weights_dtype: torch.dtype = torch.float32) -> str:
+    """``latent_fingerprint`` of ``model`` as ``save_tokenizer(model, ..., weights_dtype=...)`` would save it."""
+    tensors = weights_to_save(model.state_dict(), weights_dtype, "model_latent_fingerprint")
+    if model.latent_mean is not None:
+        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu()
+        tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu()
+    return _fingerprint(model.config, tensors, f"{model.config.name} tokenizer")
+
+
+def _fingerprint(config: TokenizerConfig, tensors: Mapping[str, torch.Tensor], where: str) -> str:
     names = sorted(name for name in tensors if name.startswith(LATENT_SIDE))
     if not any(name.startswith("encoder.") for name in names):
-        raise ValueError(f"{weights}: no encoder weights (encoder.*); not a cosmos-sim tokenizer's weights")
+        raise ValueError(f"{where}: no encoder weights (encoder.*); not a cosmos-sim tokenizer's weights")
     digest = hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode() + b"\n")
     for name in names:
         values = tensors[name].float().contiguous()

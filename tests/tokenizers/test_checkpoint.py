@@ -5,6 +5,7 @@ and the errors that bad files give (docs/design/cosmos_tokenizer_reference.md, S
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -381,7 +382,7 @@ def test_unexpected_key_is_named(tmp_path, models, cv_state):
 
 def test_wrong_shape_names_key_and_both_shapes(tmp_path, models, cv_state):
     cv_state["quant_conv.conv3d.weight"] = torch.zeros(16, 8, 1, 1, 1)
-    with pytest.raises(ValueError, match="1 shape mismatches") as info:
+    with pytest.raises(ValueError, match="1 shape or dtype mismatches") as info:
         _load_state(cv_state, tmp_path, models["CV4x8x8"].config)
     message = str(info.value)
     assert "quant_conv.conv3d.weight" in message
@@ -389,7 +390,9 @@ def test_wrong_shape_names_key_and_both_shapes(tmp_path, models, cv_state):
 
 
 def test_a_dv_file_does_not_load_into_cv(tmp_path, models):
-    with pytest.raises(ValueError, match=r"shape mismatches.*quant_conv\.conv3d\.weight: expected \(16, 16"):
+    with pytest.raises(
+        ValueError, match=r"shape or dtype mismatches.*quant_conv\.conv3d\.weight: expected \(16, 16"
+    ):
         _load_state(_state(models["DV4x8x8"]), tmp_path, models["CV4x8x8"].config)
 
 
@@ -552,3 +555,44 @@ def test_float16_weights_load_as_float32_with_the_same_outputs(tmp_path):
     x = video(5)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x).reconstruction, model(x).reconstruction, atol=2e-2, rtol=0)
+
+
+def test_integer_or_boolean_tensors_are_not_cast_into_float_weights(tmp_path, models, cv_state):
+    # An int8-quantized file would otherwise load as weights of -128..127.
+    cv_state["quant_conv.conv3d.weight"] = (cv_state["quant_conv.conv3d.weight"] * 100).round().to(torch.int8)
+    with pytest.raises(
+        ValueError, match=r"quant_conv\.conv3d\.weight: expected a torch\.float32 tensor, got torch\.int8"
+    ):
+        _load_state(cv_state, tmp_path, models["CV4x8x8"].config)
+
+
+def test_a_save_overwrites_only_a_tokenizer_and_never_ships_inf(tmp_path):
+    from cosmos_sim.tokenizers.checkpoint import (
+        latent_fingerprint,
+        model_latent_fingerprint,
+        save_tokenizer,
+    )
+
+    model = tiny("CV4x8x8")
+    run = tmp_path / "run"  # a training run's folder: its config.json is the recipe
+    run.mkdir()
+    (run / "config.json").write_text('{"lr": 0.001}')
+    with pytest.raises(
+        ValueError, match=r"run holds a config.json that is not a cosmos_sim.tokenizer/1 checkpoint"
+    ):
+        save_tokenizer(model, run)
+    assert (run / "config.json").read_text() == '{"lr": 0.001}' and not (run / "model.safetensors").exists()
+    a_file = tmp_path / "file"
+    a_file.write_text("kept")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        save_tokenizer(model, a_file)
+    # The fingerprint of a model as it would be shipped is the shipped folder's.
+    shipped = save_tokenizer(model, tmp_path / "zoo", weights_dtype=torch.float16)
+    assert model_latent_fingerprint(model, torch.float16) == latent_fingerprint(shipped)
+    assert model_latent_fingerprint(model) != latent_fingerprint(shipped)  # float32 values differ
+    name, weight = next((n, p) for n, p in model.named_parameters() if n.startswith("decoder."))
+    with torch.no_grad():
+        weight.view(-1)[0] = 1e5  # beyond float16's 65,504
+    with pytest.raises(ValueError, match=re.escape(name) + r" does not fit in torch\.float16"):
+        save_tokenizer(model, tmp_path / "zoo", weights_dtype=torch.float16)
+    assert latent_fingerprint(shipped) == model_latent_fingerprint(tiny("CV4x8x8"), torch.float16)

@@ -481,3 +481,42 @@ def test_state_consistency_trains_the_denoiser_and_leaves_the_head_to_its_own_te
     image = tiny_model(state_consistency=10.0).train()
     _, image_metrics = image.training_loss(latents[:, :, :1], actions[:, :0], states[:, :1])
     assert "state_consistency" not in image_metrics
+
+
+def test_a_save_records_the_tokenizer_it_checked_and_never_ships_inf(tmp_path):
+    import json
+
+    from cosmos_sim.world_models.diffusion.checkpoint import (
+        load_world_model,
+        read_world_model_config,
+        save_world_model,
+    )
+
+    shipped, _ = read_world_model_config("cosmos_sim/zoo/wfm_pushblock")
+    model = LatentDiffusionModel(shipped)
+    # From another working folder, the zoo name resolves in the package: that folder is recorded.
+    with chdir(tmp_path):
+        save_world_model(model, "wfm", tokenizer_dir="cosmos_sim/zoo/cv4x8x8")
+    saved = tmp_path / "wfm"
+    assert json.loads((saved / "config.json").read_text())["tokenizer_dir"] == "cosmos_sim/zoo/cv4x8x8"
+    assert load_world_model(saved).config == shipped
+    # A statistic float16 cannot hold is refused, not shipped as inf.
+    state_mean = model.state_mean.clone()
+    state_mean[0] = 1e5
+    model.set_statistics(model.latent_mean, model.latent_std, state_mean, model.state_std)
+    with pytest.raises(ValueError, match=r"state_mean does not fit in torch\.float16"):
+        save_world_model(
+            model, tmp_path / "f16", tokenizer_dir="cosmos_sim/zoo/cv4x8x8", weights_dtype=torch.float16
+        )
+    assert not (tmp_path / "f16").exists()
+    # Missing weights are named before the tokenizer is compared.
+    record = json.loads((saved / "config.json").read_text())
+    record["config"] = {**record["config"], "tokenizer": "0" * 64}
+    (saved / "config.json").write_text(json.dumps(record))
+    with pytest.raises(
+        ValueError, match="is neither the latent fingerprint of .* nor the SHA-256 of its weights file"
+    ):
+        load_world_model(saved)
+    (saved / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no world model weights at"):
+        load_world_model(saved)

@@ -13,11 +13,13 @@ from safetensors.torch import load_file, save_file
 
 import cosmos_sim
 from cosmos_sim.tokenizers.checkpoint import (
+    check_save_destination,
     latent_fingerprint,
     load_state_dict_strict,
     load_tokenizer,
     read_record,
     sha256_file,
+    weights_to_save,
 )
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.model import CONTROL_SAMPLER, LatentDiffusionModel, SamplerConfig
@@ -78,20 +80,11 @@ def save_world_model(
     tokenizer, whose files have the same names), and a ``tokenizer_dir`` that does not make the latents
     ``model.config.tokenizer`` names (the saved model could never be loaded)."""
     directory = Path(directory)
-    existing = directory / CONFIG_FILE
-    if existing.is_file():
-        try:
-            kind = json.loads(existing.read_text(encoding="utf-8")).get("format")
-        except (ValueError, AttributeError):
-            kind = None
-        if kind != FORMAT:
-            raise ValueError(
-                f"save_world_model: {directory} holds {kind or 'a config.json that is not a world model'}; "
-                f"saving there would overwrite it: choose another folder"
-            )
-    _check_tokenizer(directory, model.config.tokenizer, in_package(tokenizer_dir), None)
+    check_save_destination(directory, FORMAT, "save_world_model")
+    tokenizer_dir = in_package(tokenizer_dir)  # recorded as the folder that is checked here
+    _check_tokenizer(directory, model.config.tokenizer, tokenizer_dir, None)
+    tensors = weights_to_save(model.state_dict(), weights_dtype, "save_world_model")
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().to(weights_dtype).contiguous() for k, v in model.state_dict().items()}
     weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
     save_file(tensors, str(weights_tmp))
     config = {
@@ -135,9 +128,12 @@ def _check_tokenizer(directory, expected: str, tok_dir: Path, recorded_dir) -> N
         if tokenizer_fingerprint(recorded) == fingerprint:
             return  # a decoder fine-tune of the recorded tokenizer
     raise ValueError(
-        f"{directory}: the world model was trained on the latents of tokenizer {expected[:12]}..., but "
-        f"{tok_dir} makes other latents (its latent side hashes to {fingerprint[:12]}...); pass the "
-        f"tokenizer it was trained with, or one that differs from it in the decoder only"
+        f"{directory}: the world model records tokenizer {expected[:12]}..., which is neither the latent "
+        f"fingerprint of {tok_dir} ({fingerprint[:12]}...) nor the SHA-256 of its weights file: pass the "
+        f"tokenizer it was trained with, or one that differs from it in the decoder only. (A model saved "
+        f"before latent fingerprints records its tokenizer's whole file; if that tokenizer was since "
+        f"decoder-fine-tuned in place, its latents are unchanged but cannot be verified: set the model's "
+        f"config.tokenizer to tokenizer_fingerprint({str(tok_dir)!r}) to bind it again.)"
     )
 
 
@@ -168,11 +164,11 @@ def load_world_model(
                 f"{Path(directory) / CONFIG_FILE}: 'tokenizer_dir' must name the tokenizer's folder, got "
                 f"{tokenizer_dir!r} (or pass tokenizer_dir=)"
             )
-    tok_dir = in_package(tokenizer_dir)
-    _check_tokenizer(directory, config.tokenizer, tok_dir, record.get("tokenizer_dir"))
     weights = Path(directory) / WEIGHTS_FILE
     if not weights.is_file():
         raise FileNotFoundError(f"no world model weights at {weights} (its config.json is there)")
+    tok_dir = in_package(tokenizer_dir)
+    _check_tokenizer(directory, config.tokenizer, tok_dir, record.get("tokenizer_dir"))
     if sha256_file(weights) != record.get("weights_sha256"):
         raise ValueError(
             f"{weights} does not match the SHA-256 in its config: the checkpoint is torn or edited"
