@@ -154,7 +154,7 @@ def test_fsdp2_two_processes_train_export_and_resume_in_one(tmp_path, data_root,
 def test_a_model_is_refused_with_another_tokenizer_or_task(tmp_path, data_root, tokenizer):
     final = train_wfm(_config(tmp_path / "run", data_root, tokenizer, "max_steps=1"), progress=False)
     other = _save_tiny_tokenizer(tmp_path / "other_tok", seed=1)
-    with pytest.raises(ValueError, match="trained on the latents of tokenizer"):
+    with pytest.raises(ValueError, match="records tokenizer .* which is neither the latent fingerprint of"):
         load_world_model(final, tokenizer_dir=other)
     with pytest.raises(ValueError, match="imitates cosmos_sim/PushBlock-v0, not cosmos_sim/CameraOrbit-v0"):
         load_world_model(final, task="cosmos_sim/CameraOrbit-v0")
