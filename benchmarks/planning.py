@@ -48,11 +48,12 @@ import cosmos_sim
 import cosmos_sim.envs  # noqa: F401  (registers the ids)
 from cosmos_sim.benchmarks.machine import describe_machine
 from cosmos_sim.benchmarks.report import check_output_folder, positive_int, require_pushblock_model
+from cosmos_sim.configs import check_finite
 from cosmos_sim.data.video_io import encode_video, write_bytes_atomic
 from cosmos_sim.envs.tasks.push_block import PushBlockExpert
 from cosmos_sim.planners import CEM, ICEM, MPPI, CEMConfig, Gradient, GradientConfig, ICEMConfig, MPPIConfig
 from cosmos_sim.planners.closed_loop import ClosedLoopResult, LatentTracker, run_closed_loop
-from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost, check_spread_weight
+from cosmos_sim.planners.costs import PlanningObjective, TaskStateCost
 from cosmos_sim.planners.dynamics import OracleDynamics, WorldModelDynamics
 from cosmos_sim.planners.mpc import MPCController
 from cosmos_sim.world_models.base import LatentState
@@ -92,7 +93,7 @@ class PlanningBudget:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"PlanningBudget.{name} must be an integer >= 1, got {value!r}")
-        check_spread_weight("PlanningBudget", self.spread_weight)
+        check_finite(self, "spread_weight", at_least=0)
         if self.population < 2:
             raise ValueError(
                 f"PlanningBudget.population must be >= 2 (CEM keeps 2 elites), got {self.population}"

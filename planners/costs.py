@@ -17,14 +17,13 @@ is unsure of are penalized (the uncertainty-aware option).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from cosmos_sim.configs import check_finite
 from cosmos_sim.planners.dynamics import Dynamics, Prediction
 
 
@@ -117,13 +116,6 @@ class CallableCost:
         return cost
 
 
-def check_spread_weight(owner: str, value: object) -> None:
-    """A finite spread weight >= 0: an infinite one makes every candidate's cost +inf, and the planners
-    would then pick a plan at random while reporting nothing wrong."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
-        raise ValueError(f"{owner}: spread_weight must be a finite number >= 0, got {value!r}")
-
-
 @dataclass
 class PlanningObjective:
     """Actions ``(N, P, H, A)`` -> costs ``(N, P)``: roll out through ``dynamics``, score with ``cost``.
@@ -137,7 +129,8 @@ class PlanningObjective:
     spread_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        check_spread_weight("PlanningObjective", self.spread_weight)
+        # An infinite weight would make every candidate's cost +inf: a plan picked at random, unreported.
+        check_finite(self, "spread_weight", at_least=0)
         if self.spread_weight > 0 and self.dynamics.samples < 2:
             raise ValueError(
                 "PlanningObjective: spread_weight > 0 penalizes the spread of several rollouts per candidate; "

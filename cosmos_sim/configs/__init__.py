@@ -107,6 +107,5 @@ def check_finite(
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
         ok = ok and (above is None or value > above) and (at_least is None or value >= at_least)
         if not ok or (at_most is not None and value > at_most):
-            raise ValueError(
-                f"{type(config).__name__}.{name} must be a finite number {' and '.join(bounds)}, got {value!r}"
-            )
+            rule = f" {' and '.join(bounds)}" if bounds else ""
+            raise ValueError(f"{type(config).__name__}.{name} must be a finite number{rule}, got {value!r}")

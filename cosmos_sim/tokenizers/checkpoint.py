@@ -119,6 +119,15 @@ def weights_to_save(state_dict: Mapping[str, torch.Tensor], dtype: torch.dtype, 
     return tensors
 
 
+def _tokenizer_tensors(model: CausalVideoTokenizer, weights_dtype: torch.dtype, owner: str) -> dict:
+    """What ``save_tokenizer`` writes: the weights in ``weights_dtype`` and the latent stats in float32."""
+    tensors = weights_to_save(model.state_dict(), weights_dtype, owner)
+    if model.latent_mean is not None:
+        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
+        tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()
+    return tensors
+
+
 def save_tokenizer(
     model: CausalVideoTokenizer,
     directory: str | Path,
@@ -132,11 +141,8 @@ def save_tokenizer(
     directory = Path(directory)
     check_save_destination(directory, FORMAT, "save_tokenizer")
     # float16 halves a shipped file; loading casts back to the model's float32.
-    tensors = weights_to_save(model.state_dict(), weights_dtype, "save_tokenizer")
+    tensors = _tokenizer_tensors(model, weights_dtype, "save_tokenizer")
     directory.mkdir(parents=True, exist_ok=True)
-    if model.latent_mean is not None:
-        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu().contiguous()
-        tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu().contiguous()
     weights_tmp, config_tmp = directory / (WEIGHTS_FILE + ".tmp"), directory / (CONFIG_FILE + ".tmp")
     save_file(tensors, str(weights_tmp))
     config = {
@@ -168,10 +174,7 @@ def latent_fingerprint(directory: str | Path) -> str:
 
 def model_latent_fingerprint(model: CausalVideoTokenizer, weights_dtype: torch.dtype = torch.float32) -> str:
     """``latent_fingerprint`` of ``model`` as ``save_tokenizer(model, ..., weights_dtype=...)`` would save it."""
-    tensors = weights_to_save(model.state_dict(), weights_dtype, "model_latent_fingerprint")
-    if model.latent_mean is not None:
-        tensors[_STATS_PREFIX + "mean"] = model.latent_mean.detach().cpu()
-        tensors[_STATS_PREFIX + "std"] = model.latent_std.detach().cpu()
+    tensors = _tokenizer_tensors(model, weights_dtype, "model_latent_fingerprint")
     return _fingerprint(model.config, tensors, f"{model.config.name} tokenizer")
 
 

@@ -16,6 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from cosmos_sim.configs import check_finite
+
 STATE_NAMES = ("pusher_x", "pusher_y", "block_x", "block_y", "block_yaw")
 GOAL_NAMES = ("goal_x", "goal_y", "goal_yaw")
 STATE_DIM = len(STATE_NAMES)
@@ -42,15 +44,8 @@ class PushBlockTask:
     """Size of a goal (x, y, yaw): what a planning cost checks the goals it is given against."""
 
     def __post_init__(self) -> None:
-        if not 0 < self.success_threshold < np.inf:  # NaN fails too
-            raise ValueError(
-                f"PushBlockTask.success_threshold must be a finite number > 0, got {self.success_threshold!r}"
-            )
-        for name in ("goal_distance_weight", "pusher_distance_weight", "success_bonus"):
-            if not 0 <= getattr(self, name) < np.inf:
-                raise ValueError(
-                    f"PushBlockTask.{name} must be a finite number >= 0, got {getattr(self, name)!r}"
-                )
+        check_finite(self, "success_threshold", above=0)
+        check_finite(self, "goal_distance_weight", "pusher_distance_weight", "success_bonus", at_least=0)
 
     @staticmethod
     def goal_distance(state, goal):

@@ -121,7 +121,7 @@ def test_bad_settings_are_refused(tiny_pushblock_world_model, save_tiny_world_mo
     with pytest.raises(ValueError, match=r"guidance must be a finite number >= 1 \(1: no classifier-free"):
         run_planning_benchmark(tiny_pushblock_world_model, tmp_path / "video", guidance=float("inf"))
     with pytest.raises(
-        ValueError, match="PlanningBudget: spread_weight must be a finite number >= 0, got inf"
+        ValueError, match="PlanningBudget.spread_weight must be a finite number >= 0, got inf"
     ):
         PlanningBudget(samples=2, spread_weight=float("inf"))
     # The memory bound counts rollouts (candidates x samples) and must hold one candidate per problem;

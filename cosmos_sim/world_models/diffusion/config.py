@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from cosmos_sim.configs import check_field_types, check_known_fields
+from cosmos_sim.configs import check_field_types, check_finite, check_known_fields
 
 
 @dataclass(frozen=True)
@@ -33,11 +33,10 @@ class EDMConfig:
 
     def __post_init__(self) -> None:
         check_field_types(self)
-        for name in ("sigma_data", "p_std", "sigma_min", "sigma_max", "rho", "condition_sigma_max"):
-            if not 0 < getattr(self, name) < math.inf:  # NaN fails too
-                raise ValueError(f"EDMConfig.{name} must be a finite number > 0, got {getattr(self, name)!r}")
-        if not math.isfinite(self.p_mean):
-            raise ValueError(f"EDMConfig.p_mean must be a finite number, got {self.p_mean!r}")
+        check_finite(
+            self, "sigma_data", "p_std", "sigma_min", "sigma_max", "rho", "condition_sigma_max", above=0
+        )
+        check_finite(self, "p_mean")
         if not self.sigma_min < self.sigma_max:
             raise ValueError(
                 f"EDMConfig: sigma_min ({self.sigma_min}) must be below sigma_max ({self.sigma_max})"

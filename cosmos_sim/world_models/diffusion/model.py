@@ -11,14 +11,13 @@ are the context; ``guidance`` > 1 mixes in the action-free prediction (classifie
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cosmos_sim.configs import check_field_types
+from cosmos_sim.configs import check_field_types, check_finite
 from cosmos_sim.world_models.diffusion.config import DiffusionWorldModelConfig
 from cosmos_sim.world_models.diffusion.dit import LatentDiT
 from cosmos_sim.world_models.diffusion.edm import (
@@ -50,12 +49,11 @@ class SamplerConfig:
         check_field_types(self)
         if self.steps < 1:
             raise ValueError(f"SamplerConfig.steps must be >= 1, got {self.steps}")
-        if not 0 <= self.guidance < math.inf:  # NaN fails too
-            raise ValueError(f"SamplerConfig.guidance must be a finite number >= 0, got {self.guidance}")
+        check_finite(self, "guidance", at_least=0)
         if self.solver not in ("heun", "euler"):
             raise ValueError(f"SamplerConfig.solver must be 'heun' or 'euler', got {self.solver!r}")
-        if self.sigma_min is not None and not 0 < self.sigma_min < math.inf:
-            raise ValueError(f"SamplerConfig.sigma_min must be a finite number > 0, got {self.sigma_min}")
+        if self.sigma_min is not None:
+            check_finite(self, "sigma_min", above=0)
 
 
 CONTROL_SAMPLER = SamplerConfig(steps=2, solver="euler", sigma_min=2.0)
